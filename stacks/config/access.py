@@ -1,0 +1,55 @@
+"""Who may do what: teams with their grants, and policy waivers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+
+from mlinfra.stacks.config.base import Name, StrictModel
+
+BucketAccess = Literal["read", "write", "admin"]
+DatasetAccess = Literal["read", "write", "admin"]
+TopicAccess = Literal["publish", "subscribe", "admin"]
+
+
+class TeamConfig(StrictModel):
+    """A team: its workload identity, Kubernetes namespace and least-privilege grants."""
+
+    name: Name = Field(description="Team name; also its namespace and workload identity name. Required.")
+    members: list[str] = Field(
+        default_factory=list,
+        description="Human principals of the team ('group:ml@example.com', 'user:a@example.com'); granted "
+        "namespace access. Default: none.",
+    )
+    buckets: dict[Name, BucketAccess] = Field(
+        default_factory=dict,
+        description="Bucket name → 'read' | 'write' | 'admin' for the team's workloads. A grant on a "
+        "CMEK bucket includes use of its key. Default: no access.",
+    )
+    datasets: dict[Name, DatasetAccess] = Field(
+        default_factory=dict, description="Dataset name → 'read' | 'write' | 'admin'. Default: no access."
+    )
+    topics: dict[Name, TopicAccess] = Field(
+        default_factory=dict,
+        description="Topic name → 'publish' | 'subscribe' (its subscriptions) | 'admin'. Default: no access.",
+    )
+
+
+class IamConfig(StrictModel):
+    """Identity and access section."""
+
+    teams: list[TeamConfig] = Field(default_factory=list, description="Teams. Default: none.")
+
+
+class Waiver(StrictModel):
+    """An accepted exception to one policy on one resource, with an owner and an expiry date."""
+
+    policy: str = Field(min_length=3, description="Policy id, e.g. 'gcp-storage-bucket-versioning'. Required.")
+    resource: str = Field(
+        min_length=1, description="Logical resource name (or URN) the waiver covers; '*' for all. Required."
+    )
+    reason: str = Field(min_length=10, description="Why the exception is acceptable. Required.")
+    owner: str = Field(min_length=3, description="Who answers for it (e-mail or team). Required.")
+    expires: dt.date = Field(description="Last day the waiver holds (YYYY-MM-DD); expired waivers fail checks.")

@@ -1,0 +1,240 @@
+"""The whole environment: :class:`StackConfig`, and the cross-field checks run before anything deploys."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from mlinfra.components import accelerators as acc
+from mlinfra.stacks.config.access import IamConfig, Waiver
+from mlinfra.stacks.config.base import Loc, Name, StrictModel, duplicates, raise_issues
+from mlinfra.stacks.config.compute import (
+    ClusterConfig,
+    MonitoringConfig,
+    NodePoolConfig,
+    ServingConfig,
+    TrainingConfig,
+)
+from mlinfra.stacks.config.data import EventsConfig, StorageConfig, WarehouseConfig
+from mlinfra.stacks.config.target import KmsConfig, NetworkConfig, ResidencyConfig, TargetConfig
+
+Issues = list[tuple[Loc, str]]
+
+
+class StackConfig(StrictModel):
+    """One environment of the ML platform. Cloud-neutral: the target decides how each part is built."""
+
+    name: Name = Field(description="Environment name; prefixes every resource name. Required.")
+    environment: Literal["dev", "staging", "prod"] = Field(
+        default="dev",
+        description="Tier. 'prod' protects data stores from deletion and requires residency. Default: dev.",
+    )
+    description: str = Field(default="", description="Free text describing the environment. Default: empty.")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels/tags put on every resource that takes them. Default: none."
+    )
+    target: TargetConfig = Field(description="Where the environment runs. Required.")
+    residency: ResidencyConfig = Field(
+        default_factory=ResidencyConfig, description="Where data may live. Default: unrestricted."
+    )
+    network: NetworkConfig = Field(default_factory=NetworkConfig, description="Private network. Default: see fields.")
+    kms: KmsConfig = Field(default_factory=KmsConfig, description="Customer-managed keys. Default: see fields.")
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="Object storage. Default: none.")
+    events: EventsConfig = Field(default_factory=EventsConfig, description="Event bus. Default: none.")
+    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig, description="Warehouse. Default: none.")
+    clusters: list[ClusterConfig] = Field(
+        default_factory=lambda: [ClusterConfig(name="main")],
+        min_length=1,
+        max_length=2,
+        description="One 'shared' cluster, or a 'training' and a 'serving' cluster. Default: one shared "
+        "cluster named 'main'.",
+    )
+    node_pools: list[NodePoolConfig] = Field(
+        default_factory=list, description="Worker pools (CPU, GPU, TPU, Neuron). Default: none."
+    )
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training layer. Default: on.")
+    serving: ServingConfig = Field(default_factory=ServingConfig, description="Serving layer. Default: on.")
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Monitoring. Default: on.")
+    iam: IamConfig = Field(default_factory=IamConfig, description="Teams and grants. Default: none.")
+    waivers: list[Waiver] = Field(default_factory=list, description="Accepted policy exceptions. Default: none.")
+    protect_data: bool | None = Field(
+        default=None,
+        description="Protect buckets, datasets, topics and keys from deletion (Pulumi protect plus the "
+        "cloud's own deletion protection). Default: on in prod, off elsewhere.",
+    )
+
+    # ----- derived facts -------------------------------------------------------------------------------
+    @property
+    def protected(self) -> bool:
+        """Whether data stores are protected from deletion."""
+        return self.protect_data if self.protect_data is not None else self.environment == "prod"
+
+    def cluster_for(self, role: Literal["training", "serving"]) -> ClusterConfig:
+        """The cluster that runs ``role`` workloads (the shared one when there is a single cluster)."""
+        for cluster in self.clusters:
+            if cluster.role in (role, "shared"):
+                return cluster
+        return self.clusters[0]
+
+    def pool_cluster(self, pool: NodePoolConfig) -> str:
+        """Name of the cluster a node pool joins."""
+        return pool.cluster or self.clusters[0].name
+
+    # ----- cross-field validation ----------------------------------------------------------------------
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Self:
+        issues: Issues = []
+        issues += self._check_clusters()
+        issues += self._check_pools()
+        issues += self._check_residency()
+        issues += self._check_references()
+        issues += self._check_quotas()
+        issues += self._check_prod()
+        raise_issues(issues)
+        return self
+
+    def _check_clusters(self) -> Issues:
+        issues: Issues = duplicates(("clusters",), (c.name for c in self.clusters))
+        roles = [c.role for c in self.clusters]
+        if len(self.clusters) == 2 and sorted(roles) != ["serving", "training"]:
+            issues.append((("clusters",), f"two clusters must have roles 'training' and 'serving' (got "
+                           f"{', '.join(roles)}); or use one 'shared' cluster"))
+        if len(self.clusters) == 1 and roles[0] != "shared":
+            issues.append((("clusters", 0, "role"), f"a single cluster must be 'shared' (got {roles[0]!r}); add "
+                           "the other role's cluster or set role: shared"))
+        if self.target.cloud == "onprem" and len(self.clusters) > 1:
+            issues.append((("clusters",), "the onprem target manages one existing cluster; use one 'shared' "
+                           "cluster"))
+        return issues
+
+    def _check_pools(self) -> Issues:
+        issues: Issues = duplicates(("node_pools",), (p.name for p in self.node_pools))
+        cloud = self.target.cloud
+        cluster_names = [c.name for c in self.clusters]
+        for i, pool in enumerate(self.node_pools):
+            loc: Loc = ("node_pools", i)
+            if pool.cluster is None and len(self.clusters) > 1:
+                issues.append(((*loc, "cluster"), f"several clusters exist; name one of {', '.join(cluster_names)}"))
+            elif pool.cluster is not None and pool.cluster not in cluster_names:
+                issues.append(((*loc, "cluster"), f"unknown cluster {pool.cluster!r}; defined: "
+                               f"{', '.join(cluster_names)}"))
+            if pool.name == "system":
+                issues.append(((*loc, "name"), "'system' is reserved for each cluster's system pool; configure "
+                               "it under clusters[].system_pool"))
+            a = pool.accelerator
+            if a is None:
+                continue
+            if a.type not in acc.OFFERED[cloud]:
+                hint = acc.NEAREST.get((cloud, a.type), "")
+                issues.append(((*loc, "accelerator", "type"), f"{a.type} is not offered by target {cloud}"
+                               + (f"; nearest equivalent: {hint}" if hint else "")))
+                continue
+            if not a.is_tpu:
+                counts = acc.valid_counts(cloud, a.type)
+                if a.per_node not in counts:
+                    issues.append(((*loc, "accelerator", "count"), f"{a.type} on {cloud} comes {a.per_node} per "
+                                   f"node in no machine shape; use one of {', '.join(map(str, counts))}"))
+            if pool.machine_type and cloud == "gcp":
+                prefix = acc.GCP_MACHINE_PREFIX.get(a.type)
+                if a.is_tpu:
+                    expected = acc.gcp_tpu_slice(a.type, a.topology or "").machine_type if a.topology in \
+                        acc.GCP_TPUS[a.type].topologies else None
+                    if expected and pool.machine_type != expected:
+                        issues.append(((*loc, "machine_type"), f"{a.type} topology {a.topology} runs on "
+                                       f"{expected}, not {pool.machine_type}; remove 'machine_type'"))
+                elif prefix and not pool.machine_type.startswith(prefix):
+                    issues.append(((*loc, "machine_type"), f"{a.type} needs a {prefix}* machine on GCP, not "
+                                   f"{pool.machine_type}; remove 'machine_type' to let mlinfra choose"))
+            if a.is_tpu and a.topology in acc.GCP_TPUS[a.type].topologies:
+                tpu = acc.gcp_tpu_slice(a.type, a.topology)
+                if tpu.multi_host and (pool.max_nodes % tpu.hosts or pool.min_nodes % tpu.hosts):
+                    issues.append(((*loc, "max_nodes"), f"a {a.topology} {a.type} slice spans {tpu.hosts} hosts; "
+                                   f"min_nodes and max_nodes must be multiples of {tpu.hosts}"))
+        return issues
+
+    def _check_residency(self) -> Issues:
+        allowed = self.residency.allowed_regions
+        if not allowed:
+            return []
+        issues: Issues = []
+        what = f"outside residency.allowed_regions ({', '.join(allowed)})"
+        if not self.residency.allows(self.target.region):
+            issues.append((("target", "region"), f"region {self.target.region!r} is {what}"))
+        for i, bucket in enumerate(self.storage.buckets):
+            if bucket.location and not self.residency.allows(bucket.location):
+                issues.append((("storage", "buckets", i, "location"), f"location {bucket.location!r} is {what}"))
+        for i, ds in enumerate(self.warehouse.datasets):
+            if ds.location and not self.residency.allows(ds.location):
+                issues.append((("warehouse", "datasets", i, "location"), f"location {ds.location!r} is {what}"))
+        return issues
+
+    def _check_references(self) -> Issues:
+        issues: Issues = duplicates(("iam", "teams"), (t.name for t in self.iam.teams))
+        topics = {t.name for t in self.events.topics}
+        buckets = {b.name for b in self.storage.buckets}
+        datasets = {d.name for d in self.warehouse.datasets}
+        teams = {t.name for t in self.iam.teams}
+        for bi, bucket in enumerate(self.storage.buckets):
+            for ni, note in enumerate(bucket.notifications):
+                if note.topic not in topics:
+                    issues.append((("storage", "buckets", bi, "notifications", ni, "topic"),
+                                   f"unknown topic {note.topic!r}; define it under events.topics"
+                                   + _known(topics)))
+        for ti, team in enumerate(self.iam.teams):
+            for field, known in (("buckets", buckets), ("datasets", datasets), ("topics", topics)):
+                for ref in getattr(team, field):
+                    if ref not in known:
+                        issues.append((("iam", "teams", ti, field, ref), f"unknown {field[:-1]} {ref!r}"
+                                       + _known(known)))
+        queue_names = [q.queue_name for q in self.training.queues]
+        issues += [((loc[0], loc[1], "name"), msg) for loc, msg in duplicates(("queues",), queue_names)]
+        issues = [(("training", *loc) if loc and loc[0] == "queues" else loc, msg) for loc, msg in issues]
+        for qi, queue in enumerate(self.training.queues):
+            if queue.team not in teams:
+                issues.append((("training", "queues", qi, "team"), f"unknown team {queue.team!r}; define it "
+                               "under iam.teams" + _known(teams)))
+        return issues
+
+    def _check_quotas(self) -> Issues:
+        training = self.cluster_for("training").name
+        pools = [p for p in self.node_pools if self.pool_cluster(p) == training and p.accelerator]
+        capacity = {
+            "gpus": sum(p.capacity for p in pools if p.accelerator and p.accelerator.type in acc.NVIDIA_GPUS),
+            "tpu_chips": sum(p.capacity for p in pools if p.accelerator and p.accelerator.is_tpu),
+            "neuron_devices": sum(p.capacity for p in pools if p.accelerator and p.accelerator.type in acc.AWS_CHIPS),
+        }
+        issues: Issues = []
+        for field, cap in capacity.items():
+            total = 0
+            for qi, queue in enumerate(self.training.queues):
+                total += getattr(queue, field)
+                if total > cap:
+                    issues.append((("training", "queues", qi, field), f"queues reserve {total} {field} in all but "
+                                   f"the training cluster {training!r} has at most {cap} (sum of max_nodes × "
+                                   "accelerators per node); lower the quota or raise max_nodes"))
+                    break
+        return issues
+
+    def _check_prod(self) -> Issues:
+        if self.environment != "prod":
+            return []
+        issues: Issues = []
+        if not self.residency.allowed_regions:
+            issues.append((("residency", "allowed_regions"), "a prod environment must declare where data may live"))
+        if self.protect_data is False:
+            issues.append((("protect_data",), "prod data stores are always protected; remove 'protect_data: false'"))
+        for i, bucket in enumerate(self.storage.buckets):
+            if bucket.force_destroy:
+                issues.append((("storage", "buckets", i, "force_destroy"), "not allowed in prod"))
+        for i, ds in enumerate(self.warehouse.datasets):
+            if ds.delete_contents_on_destroy:
+                issues.append((("warehouse", "datasets", i, "delete_contents_on_destroy"), "not allowed in prod"))
+        return issues
+
+
+def _known(names: set[str]) -> str:
+    return f" (defined: {', '.join(sorted(names))})" if names else " (none defined)"
+
+
+__all__ = ["Name", "StackConfig"]
