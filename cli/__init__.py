@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The ``mlinfra`` command line (typer): one command group per module, composed in :mod:`mlinfra.cli.app`."""

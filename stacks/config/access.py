@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field
-
 from mlinfra.stacks.config.base import Name, StrictModel
+from pydantic import Field
 
 BucketAccess = Literal["read", "write", "admin"]
 DatasetAccess = Literal["read", "write", "admin"]

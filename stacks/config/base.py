@@ -12,8 +12,8 @@ Loc = tuple[str | int, ...]
 Name = Annotated[
     str,
     Field(
-        pattern=r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$",
-        description="Lower-case name: letters, digits and '-', 2-30 characters, starting with a letter.",
+        pattern=r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$",
+        description="Lower-case name: letters, digits and '-', 1-30 characters, starting with a letter.",
     ),
 ]
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
-
 from mlinfra.stacks.config.base import Loc, Name, StrictModel, duplicates, raise_issues
+from pydantic import Field, model_validator
 
 StorageClass = Literal["standard", "infrequent", "cold", "archive"]
 

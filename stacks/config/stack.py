@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
-
 from mlinfra.components import accelerators as acc
 from mlinfra.stacks.config.access import IamConfig, Waiver
 from mlinfra.stacks.config.base import Loc, Name, StrictModel, duplicates, raise_issues
@@ -18,6 +16,7 @@ from mlinfra.stacks.config.compute import (
 )
 from mlinfra.stacks.config.data import EventsConfig, StorageConfig, WarehouseConfig
 from mlinfra.stacks.config.target import KmsConfig, NetworkConfig, ResidencyConfig, TargetConfig
+from pydantic import Field, model_validator
 
 Issues = list[tuple[Loc, str]]
 
@@ -211,7 +210,7 @@ class StackConfig(StrictModel):
                 total += getattr(queue, field)
                 if total > cap:
                     issues.append((("training", "queues", qi, field), f"queues reserve {total} {field} in all but "
-                                   f"the training cluster {training!r} has at most {cap} (sum of max_nodes × "
+                                   f"the training cluster {training!r} has at most {cap} (sum of max_nodes x "
                                    "accelerators per node); lower the quota or raise max_nodes"))
                     break
         return issues

@@ -1,0 +1,69 @@
+"""Render a :class:`Plan` as a Mermaid flowchart of the platform: components nested as subgraphs, the
+cloud resources inside each summarised by type, and data-flow edges (bucket → topic notifications)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from mlinfra.stacks.offline import Plan, PlannedResource
+
+_FLOW_TYPES = {"gcp:storage/notification:Notification": ("bucket", "topic")}
+
+
+def short_type(type_: str) -> str:
+    """``gcp:storage/bucket:Bucket`` → ``gcp:Bucket``; component tokens keep their class name."""
+    pkg, _, rest = type_.partition(":")
+    return f"{pkg}:{rest.rpartition(':')[2]}" if rest else type_
+
+
+def to_mermaid(plan: Plan) -> str:
+    """The plan's component tree as Mermaid ``flowchart LR`` text."""
+    ids: dict[str, str] = {}
+
+    def node_id(urn: str) -> str:
+        return ids.setdefault(urn, f"n{len(ids)}")
+
+    lines = ["flowchart LR"]
+
+    def emit(parent: str | None, depth: int) -> None:
+        pad = "  " * (depth + 1)
+        kids = plan.children(parent)
+        components = [r for r in kids if not r.custom]
+        counts = Counter(short_type(r.type) for r in kids if r.custom)
+        for comp in components:
+            nid = node_id(comp.urn)
+            lines.append(f'{pad}subgraph {nid}["{_label(comp)}"]')
+            emit(comp.urn, depth + 1)
+            lines.append(f"{pad}end")
+        if counts and parent is not None:
+            body = "<br/>".join(f"{n} x {t}" if n > 1 else t for t, n in sorted(counts.items()))
+            lines.append(f'{pad}{node_id(parent)}_r["{body}"]')
+
+    emit(None, 0)
+    lines.extend(_flows(plan, node_id))
+    return "\n".join(lines) + "\n"
+
+
+def _label(res: PlannedResource) -> str:
+    return re.sub(r'["<>]', "", f"{res.name}<br/><small>{short_type(res.type)}</small>")
+
+
+def _flows(plan: Plan, node_id: object) -> list[str]:
+    """Edges for event flows, drawn between the owning components of each end."""
+    by_physical: dict[str, str] = {}
+    for res in plan.resources:
+        for key in ("name", "id"):
+            value = res.inputs.get(key)
+            if isinstance(value, str) and res.parent:
+                by_physical.setdefault(value, res.parent)
+    edges = []
+    for res in plan.resources:
+        if res.type not in _FLOW_TYPES:
+            continue
+        src_key, dst_key = _FLOW_TYPES[res.type]
+        src = by_physical.get(str(res.inputs.get(src_key, "")))
+        dst = by_physical.get(str(res.inputs.get(dst_key, "")).rpartition("/")[2])
+        if src and dst and callable(node_id):
+            edges.append(f"  {node_id(src)} -- events --> {node_id(dst)}")
+    return edges

@@ -1,0 +1,213 @@
+"""Run a Pulumi program in-process under Pulumi's mocks and record what it would create: the Plan.
+
+No engine, no credentials, no network. Each run gets a fresh Pulumi context and root stack, so many
+environments can be planned one after another in one process. The recorded inputs are the same
+properties the engine and CrossGuard policies see (provider property names, e.g. ``uniformBucketLevelAccess``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from mlinfra.components import provenance
+from mlinfra.stacks.fakes import fake_call, fake_outputs
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.stack import register_stack_transformation, run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """One resource the program registers: what it is, where it sits, and which config made it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    provider: str | None
+    inputs: Mapping[str, Any]
+    config_path: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of this resource."""
+        return {
+            "urn": self.urn, "type": self.type, "name": self.name, "custom": self.custom,
+            "parent": self.parent, "provider": self.provider, "config_path": self.config_path,
+            "inputs": _jsonable(self.inputs),
+        }
+
+
+@dataclass
+class Plan:
+    """Everything one program run would create, in registration order."""
+
+    project: str
+    stack: str
+    resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[PlannedResource]:
+        """All resources with the given type token."""
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> PlannedResource:
+        """The resource with this logical name (KeyError if absent or ambiguous)."""
+        found = [r for r in self.resources if r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r}")
+        return found[0]
+
+    def children(self, urn: str | None) -> list[PlannedResource]:
+        """Direct children of ``urn`` (``None``: top-level resources, parented by the stack)."""
+        if urn is None:
+            return [r for r in self.resources if r.parent is None]
+        return [r for r in self.resources if r.parent == urn]
+
+    def walk(self) -> Iterator[tuple[int, PlannedResource]]:
+        """Depth-first (depth, resource) pairs, parents before children."""
+        by_parent: dict[str | None, list[PlannedResource]] = {}
+        for res in self.resources:
+            by_parent.setdefault(res.parent, []).append(res)
+
+        def visit(parent: str | None, depth: int) -> Iterator[tuple[int, PlannedResource]]:
+            for res in by_parent.get(parent, []):
+                yield depth, res
+                yield from visit(res.urn, depth + 1)
+
+        yield from visit(None, 0)
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan as a JSON-ready dict."""
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [r.to_json() for r in self.resources],
+            "outputs": _jsonable(self.outputs),
+        }
+
+
+class _Recorder(pulumi_mocks.Mocks):
+    """Answers the engine's questions with plausible values and remembers each resource's inputs."""
+
+    def __init__(self, project: str, stack: str) -> None:
+        self.project = project
+        self.stack = stack
+        self.local = threading.local()
+        self.paths: dict[tuple[str, str], str] = {}
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.local.inputs = args.inputs
+        if not args.custom:
+            return None, {}
+        state = dict(args.inputs)
+        state.update(fake_outputs(args.typ, args.name, args.inputs, self.project))
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return fake_call(args.token, args.args, self.project), None
+
+    def transformation(self, args: pulumi.ResourceTransformationArgs) -> None:
+        path = provenance.current()
+        if path:
+            self.paths[(args.type_, args.name)] = path
+        return None
+
+
+class _Monitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, also recording parent, provider and URN of every registration."""
+
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__(recorder)
+        self.recorder = recorder
+        self.lock = threading.Lock()
+        self.order: list[tuple[str, str, str, bool, str, str, Any]] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = getattr(self.recorder.local, "inputs", None)
+        if inputs is None:
+            inputs = rpc.deserialize_properties(request.object)
+        self.recorder.local.inputs = None
+        with self.lock:
+            self.order.append((response.urn, request.type, request.name, bool(request.custom),
+                               request.parent, request.provider, inputs))
+        return response
+
+
+def run_program(program: Callable[[], None], *, project: str, stack: str) -> Plan:
+    """Run ``program`` under mocks in a fresh Pulumi context and return its :class:`Plan`.
+
+    Exceptions raised by the program (bad input, provider SDK argument checks) propagate unchanged.
+    """
+    return contextvars.Context().run(_run, program, project, stack)
+
+
+def _run(program: Callable[[], None], project: str, stack: str) -> Plan:
+    recorder = _Recorder(project, stack)
+    monitor = _Monitor(recorder)
+    pulumi.runtime.set_mocks(recorder, project=project, stack=stack, preview=False, monitor=monitor)
+    SETTINGS.rpc_manager.clear()
+    SETTINGS.outputs.clear()
+    register_stack_transformation(recorder.transformation)
+    exported: dict[str, Any] = {}
+
+    def body() -> None:
+        program()
+        root = pulumi.runtime.get_root_resource()
+        outputs = getattr(root, "outputs", {}) or {}
+        for key, value in outputs.items():
+            exported[key] = _sync_await(pulumi.Output.from_input(value).future())
+
+    _sync_await(run_pulumi_func(body))
+    return _assemble(project, stack, monitor, recorder, exported)
+
+
+def _assemble(project: str, stack: str, monitor: _Monitor, recorder: _Recorder, outputs: dict[str, Any]) -> Plan:
+    """Rebuild URNs the way the engine writes them (the stack does not qualify its children's types)."""
+    real: dict[str, tuple[str, str]] = {}  # mock urn -> (engine urn, qualified type)
+    paths: dict[str, str] = {}
+    resources: list[PlannedResource] = []
+    for mock_urn, type_, name, custom, parent, provider, inputs in monitor.order:
+        parent_entry = real.get(parent) if parent else None
+        qualified = f"{parent_entry[1]}${type_}" if parent_entry else type_
+        urn = f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+        real[mock_urn] = (urn, qualified)
+        parent_urn = parent_entry[0] if parent_entry else None
+        path = recorder.paths.get((type_, name)) or (paths.get(parent_urn, "") if parent_urn else "")
+        paths[urn] = path
+        resources.append(PlannedResource(
+            urn=urn, type=type_, name=name, custom=custom, parent=parent_urn,
+            provider=_provider_ref(provider, real), inputs=inputs or {}, config_path=path,
+        ))
+    return Plan(project=project, stack=stack, resources=resources, outputs=outputs)
+
+
+def _provider_ref(ref: str, real: dict[str, tuple[str, str]]) -> str | None:
+    """Map a provider reference ``urn::id`` onto the engine-style URN of that provider."""
+    if not ref:
+        return None
+    urn, _, id_ = ref.rpartition("::")
+    return f"{real[urn][0]}::{id_}" if urn in real else ref
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert recorded values (nested dicts/lists, resources, unknowns) to plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, pulumi.Resource):
+        return f"<resource {type(value).__name__}>"
+    return str(value)

@@ -1,0 +1,93 @@
+"""Tier 4: the CLI: exit codes, messages and output formats through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlinfra.cli.app import app
+from mlinfra.stacks.loader import load
+from typer.testing import CliRunner
+
+runner = CliRunner()
+TEMPLATES = Path(__file__).resolve().parent.parent / "stacks" / "templates"
+
+
+def test_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("schema", "init", "validate", "plan"):
+        assert command in result.output
+
+
+def test_schema_is_json_schema(tmp_path: Path) -> None:
+    out = tmp_path / "schema.json"
+    result = runner.invoke(app, ["schema", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    schema = json.loads(out.read_text())
+    assert schema["title"] == "StackConfig" and "target" in schema["required"]
+    assert schema["properties"]["storage"]["description"]
+
+
+def test_init_writes_valid_config_per_target(tmp_path: Path) -> None:
+    for target in ("gcp", "aws", "onprem"):
+        path = tmp_path / f"{target}.yaml"
+        result = runner.invoke(app, ["init", "--target", target, str(path)])
+        assert result.exit_code == 0, result.output
+        assert load(path).target.cloud == target
+        assert path.read_text().startswith("# mlinfra stack file")
+
+
+def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("keep me")
+    result = runner.invoke(app, ["init", "--target", "gcp", str(path)])
+    assert result.exit_code == 2 and "already exists" in result.output
+    assert path.read_text() == "keep me"
+
+
+def test_init_rejects_unknown_target() -> None:
+    result = runner.invoke(app, ["init", "--target", "azure"])
+    assert result.exit_code == 2
+
+
+def test_validate_ok() -> None:
+    result = runner.invoke(app, ["validate", str(TEMPLATES / "gcp.yaml")])
+    assert result.exit_code == 0
+    assert "ok:" in result.output
+
+
+def test_validate_reports_located_errors_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((TEMPLATES / "gcp.yaml").read_text().replace("  region: europe-west4", "  regoin: europe-west4"))
+    line = bad.read_text().splitlines().index("  regoin: europe-west4") + 1
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:{line}: target.regoin: unknown field; did you mean 'region'?" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_validate_missing_file() -> None:
+    result = runner.invoke(app, ["validate", "does-not-exist.yaml"])
+    assert result.exit_code == 2
+    assert "does-not-exist.yaml: file not found" in result.output
+
+
+def test_validate_rejects_target_not_built_by_this_version() -> None:
+    result = runner.invoke(app, ["validate", str(TEMPLATES / "aws.yaml")])
+    assert result.exit_code == 2
+    assert "target.cloud: the aws target is not available" in result.output
+
+
+def test_validate_many_files_fails_if_any_fails(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(TEMPLATES / "gcp.yaml"), str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2
+    assert "ok:" in result.output and "file not found" in result.output
+
+
+def test_plan_bad_input_exit_code(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    result = runner.invoke(app, ["plan", str(bad)])
+    assert result.exit_code == 2
+    assert "target: required field missing" in result.output

@@ -1,0 +1,163 @@
+"""Tier 1: the config schema: defaults, field docs, and every cross-field validator both ways."""
+
+from __future__ import annotations
+
+import copy
+import typing
+from typing import Any
+
+import pytest
+from mlinfra.stacks.config import ConfigIssues, StackConfig, StrictModel
+from pydantic import BaseModel, ValidationError
+
+
+def _models(root: type[BaseModel]) -> set[type[BaseModel]]:
+    seen: set[type[BaseModel]] = set()
+    stack = [root]
+    while stack:
+        model = stack.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for field in model.model_fields.values():
+            stack.extend(_nested_models(field.annotation))
+    return seen
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _nested_models(arg)]
+
+
+def test_every_field_is_documented_and_models_are_strict() -> None:
+    models = _models(StackConfig)
+    assert len(models) > 20
+    for model in models:
+        assert issubclass(model, StrictModel), model
+        assert model.model_config.get("extra") == "forbid" and model.model_config.get("frozen"), model
+        assert model.__doc__, model
+        for name, field in model.model_fields.items():
+            assert field.description and len(field.description) > 10, f"{model.__name__}.{name} undocumented"
+
+
+def test_defaults_are_secure(minimal: dict[str, Any]) -> None:
+    cfg = StackConfig.model_validate(minimal)
+    assert cfg.clusters[0].private_endpoint and cfg.clusters[0].role == "shared"
+    assert cfg.network.flow_logs and cfg.network.nat and not cfg.network.authorized_networks
+    assert cfg.kms.rotation_days == 90
+    assert cfg.monitoring.audit_logs
+    assert cfg.serving.ingress == "internal"
+    assert not cfg.protected
+    prod = StackConfig.model_validate({**minimal, "environment": "prod", "residency": {"allowed_regions": ["eu"]}})
+    assert prod.protected
+
+
+def _error(data: dict[str, Any]) -> str:
+    with pytest.raises(ValidationError) as info:
+        StackConfig.model_validate(data)
+    return str(info.value)
+
+
+def with_(base: dict[str, Any], **sections: Any) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    out.update(sections)
+    return out
+
+
+GPU_POOL = {"name": "gpu", "accelerator": {"type": "nvidia-l4", "count": 1}, "max_nodes": 2}
+
+
+@pytest.mark.parametrize(
+    ("sections", "expected"),
+    [
+        ({"node_pools": [{"name": "t", "accelerator": {"type": "tpu-v5e", "topology": "2x4"}}],
+          "target": {"cloud": "aws", "region": "eu-west-1"}}, "nearest equivalent: aws-inferentia2"),
+        ({"node_pools": [{"name": "g", "accelerator": {"type": "nvidia-a10g"}}]}, "not offered by target gcp"),
+        ({"node_pools": [{"name": "g", "accelerator": {"type": "nvidia-l4", "count": 3}}]}, "use one of 1, 2, 4, 8"),
+        ({"node_pools": [{"name": "g", "machine_type": "e2-standard-4", "accelerator": {"type": "nvidia-t4"}}]},
+         "needs a n1-* machine"),
+        ({"node_pools": [{"name": "t", "accelerator": {"type": "tpu-v5e"}}]}, "needs a 'topology'"),
+        ({"node_pools": [{"name": "t", "accelerator": {"type": "tpu-v5e", "topology": "3x3"}}]},
+         "does not offer topology"),
+        ({"node_pools": [{"name": "t", "accelerator": {"type": "tpu-v5e", "topology": "2x4", "count": 8}}]},
+         "remove 'count'"),
+        ({"node_pools": [{"name": "g", "accelerator": {"type": "nvidia-l4", "topology": "2x2"}}]},
+         "applies only to TPUs"),
+        ({"node_pools": [{"name": "t", "max_nodes": 6, "accelerator": {"type": "tpu-v5e", "topology": "4x4"}}]},
+         "multiples of 4"),
+        ({"residency": {"allowed_regions": ["us"]}}, "outside residency"),
+        ({"residency": {"allowed_regions": ["eu"]}, "storage": {"buckets": [{"name": "b", "location": "US"}]}},
+         "location 'US' is outside residency"),
+        ({"residency": {"allowed_regions": ["eu"]}, "warehouse": {"datasets": [{"name": "d", "location": "EUR5"}]}},
+         "location 'EUR5' is outside residency"),
+        ({"storage": {"buckets": [{"name": "b"}, {"name": "b"}]}}, "duplicate name 'b'"),
+        ({"events": {"topics": [{"name": "t", "subscriptions": [{"name": "s"}]},
+                                {"name": "u", "subscriptions": [{"name": "s"}]}]}}, "duplicate subscription 's'"),
+        ({"storage": {"buckets": [{"name": "b", "notifications": [{"topic": "nope"}]}]}}, "unknown topic 'nope'"),
+        ({"iam": {"teams": [{"name": "a", "buckets": {"zzz": "read"}}]}}, "unknown bucket 'zzz'"),
+        ({"training": {"queues": [{"team": "ghost"}]}}, "unknown team 'ghost'"),
+        ({"node_pools": [GPU_POOL], "iam": {"teams": [{"name": "a"}]},
+          "training": {"queues": [{"team": "a", "gpus": 3}]}}, "has at most 2"),
+        ({"clusters": [{"name": "a", "role": "training"}]}, "single cluster must be 'shared'"),
+        ({"clusters": [{"name": "a", "role": "training"}, {"name": "b", "role": "training"}]},
+         "roles 'training' and 'serving'"),
+        ({"clusters": [{"name": "a", "role": "training"}, {"name": "b", "role": "serving"}],
+          "node_pools": [GPU_POOL]}, "several clusters exist"),
+        ({"node_pools": [{**GPU_POOL, "cluster": "nope"}]}, "unknown cluster 'nope'"),
+        ({"node_pools": [{"name": "system"}]}, "reserved"),
+        ({"environment": "prod"}, "must declare where data may live"),
+        ({"environment": "prod", "residency": {"allowed_regions": ["eu"]},
+          "storage": {"buckets": [{"name": "b", "force_destroy": True}]}}, "not allowed in prod"),
+        ({"network": {"pods_cidr": "10.0.0.0/12"}}, "overlaps"),
+        ({"network": {"cidr": "10.0.0.0/24"}}, "too small"),
+        ({"kms": {"rotation_days": 365}}, "less than or equal to 90"),
+        ({"target": {"cloud": "gcp", "region": "europe-west4"}}, "needs 'project'"),
+        ({"target": {"cloud": "gcp", "region": "europe-wets4", "project": "my-project-1"}},
+         "did you mean 'europe-west4'"),
+        ({"target": {"cloud": "gcp", "region": "europe-west4", "project": "my-project-1", "zones": ["us-east1-b"]}},
+         "not in region"),
+        ({"target": {"cloud": "aws", "region": "eu-west-1", "project": "my-project-1"}}, "only to cloud 'gcp'"),
+        ({"storage": {"buckets": [{"name": "b", "lifecycle": [{"after_days": 3, "action": "transition"}]}]}},
+         "needs 'storage_class'"),
+        ({"events": {"topics": [{"name": "t", "subscriptions": [
+            {"name": "s", "min_backoff_seconds": 100, "max_backoff_seconds": 10}]}]}}, "must not exceed"),
+        ({"serving": {"tls": "acme"}}, "needs 'acme_email'"),
+    ],
+)
+def test_cross_field_rules_reject(minimal: dict[str, Any], sections: dict[str, Any], expected: str) -> None:
+    assert expected in _error(with_(minimal, **sections))
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {"node_pools": [{"name": "t", "accelerator": {"type": "aws-trainium", "count": 16}}],
+         "target": {"cloud": "aws", "region": "eu-west-1"}},
+        {"node_pools": [{"name": "t", "max_nodes": 8, "accelerator": {"type": "tpu-v5e", "topology": "4x4"}}]},
+        {"node_pools": [{"name": "g", "machine_type": "n1-standard-8", "accelerator": {"type": "nvidia-t4"}}]},
+        {"residency": {"allowed_regions": ["eu"]}, "storage": {"buckets": [{"name": "b", "location": "EUR4"}]}},
+        {"node_pools": [GPU_POOL], "iam": {"teams": [{"name": "a"}]},
+         "training": {"queues": [{"team": "a", "gpus": 2}]}},
+        {"clusters": [{"name": "a", "role": "training"}, {"name": "b", "role": "serving"}],
+         "node_pools": [{**GPU_POOL, "cluster": "a"}]},
+        {"environment": "prod", "residency": {"allowed_regions": ["europe"]}},
+    ],
+)
+def test_cross_field_rules_accept(minimal: dict[str, Any], sections: dict[str, Any]) -> None:
+    StackConfig.model_validate(with_(minimal, **sections))
+
+
+def test_config_issues_carry_locations(minimal: dict[str, Any]) -> None:
+    data = with_(minimal, storage={"buckets": [{"name": "b", "notifications": [{"topic": "x"}]}]})
+    with pytest.raises(ValidationError) as info:
+        StackConfig.model_validate(data)
+    nested = info.value.errors()[0]["ctx"]["error"]
+    assert isinstance(nested, ConfigIssues)
+    assert nested.issues[0][0] == ("storage", "buckets", 0, "notifications", 0, "topic")
+
+
+def test_models_are_frozen(minimal: dict[str, Any]) -> None:
+    cfg = StackConfig.model_validate(minimal)
+    with pytest.raises(ValidationError):
+        cfg.name = "other"  # type: ignore[misc]
