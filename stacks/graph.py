@@ -46,7 +46,10 @@ def to_mermaid(plan: Plan) -> str:
 
 
 def _label(res: PlannedResource) -> str:
-    return re.sub(r'["<>]', "", f"{res.name}<br/><small>{short_type(res.type)}</small>")
+    def clean(text: str) -> str:
+        return re.sub(r'["<>]', "", text)
+
+    return f"{clean(res.name)}<br/><small>{clean(short_type(res.type))}</small>"
 
 
 def _flows(plan: Plan, node_id: object) -> list[str]:
@@ -64,6 +67,6 @@ def _flows(plan: Plan, node_id: object) -> list[str]:
         src_key, dst_key = _FLOW_TYPES[res.type]
         src = by_physical.get(str(res.inputs.get(src_key, "")))
         dst = by_physical.get(str(res.inputs.get(dst_key, "")).rpartition("/")[2])
-        if src and dst and callable(node_id):
+        if src and dst and src != dst and callable(node_id):
             edges.append(f"  {node_id(src)} -- events --> {node_id(dst)}")
     return edges

@@ -102,17 +102,23 @@ class _Recorder(pulumi_mocks.Mocks):
         self.stack = stack
         self.local = threading.local()
         self.paths: dict[tuple[str, str], str] = {}
+        self.provider_inputs: dict[str, Any] = {}  # provider resource id -> its inputs (project, region)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.local.inputs = args.inputs
         if not args.custom:
             return None, {}
+        id_ = f"{args.name}-id"
+        if args.typ.startswith("pulumi:providers:"):
+            self.provider_inputs[id_] = args.inputs
+        provider = self.provider_inputs.get((args.provider or "").rpartition("::")[2], {})
         state = dict(args.inputs)
-        state.update(fake_outputs(args.typ, args.name, args.inputs, self.project))
-        return f"{args.name}-id", state
+        state.update(fake_outputs(args.typ, args.name, args.inputs, provider.get("project") or self.project))
+        return id_, state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return fake_call(args.token, args.args, self.project), None
+        provider = self.provider_inputs.get((args.provider or "").rpartition("::")[2], {})
+        return fake_call(args.token, args.args, provider.get("project") or self.project), None
 
     def transformation(self, args: pulumi.ResourceTransformationArgs) -> None:
         path = provenance.current()
