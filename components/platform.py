@@ -40,7 +40,6 @@ class MlPlatform(pulumi.ComponentResource):
                 project=config.target.project,
                 region=config.target.region,
                 default_labels=_labels(config),
-                add_terraform_attribution_label=False,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.outputs = build_gcp(config, parent=self, provider=provider)

@@ -35,13 +35,14 @@ class PlannedResource:
     provider: str | None
     inputs: Mapping[str, Any]
     config_path: str
+    protect: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of this resource."""
         return {
             "urn": self.urn, "type": self.type, "name": self.name, "custom": self.custom,
             "parent": self.parent, "provider": self.provider, "config_path": self.config_path,
-            "inputs": _jsonable(self.inputs),
+            "protect": self.protect, "inputs": _jsonable(self.inputs),
         }
 
 
@@ -114,11 +115,11 @@ class _Recorder(pulumi_mocks.Mocks):
         provider = self.provider_inputs.get((args.provider or "").rpartition("::")[2], {})
         state = dict(args.inputs)
         state.update(fake_outputs(args.typ, args.name, args.inputs, provider.get("project") or self.project))
-        return id_, state
+        return str(state.get("id") or id_), state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         provider = self.provider_inputs.get((args.provider or "").rpartition("::")[2], {})
-        return fake_call(args.token, args.args, provider.get("project") or self.project), None
+        return fake_call(args.token, args.args, provider.get("project") or self.project), []
 
     def transformation(self, args: pulumi.ResourceTransformationArgs) -> None:
         path = provenance.current()
@@ -134,7 +135,7 @@ class _Monitor(pulumi_mocks.MockMonitor):
         super().__init__(recorder)
         self.recorder = recorder
         self.lock = threading.Lock()
-        self.order: list[tuple[str, str, str, bool, str, str, Any]] = []
+        self.order: list[tuple[str, str, str, bool, str, str, Any, bool]] = []
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -146,7 +147,7 @@ class _Monitor(pulumi_mocks.MockMonitor):
         self.recorder.local.inputs = None
         with self.lock:
             self.order.append((response.urn, request.type, request.name, bool(request.custom),
-                               request.parent, request.provider, inputs))
+                               request.parent, request.provider, inputs, bool(request.protect)))
         return response
 
 
@@ -183,7 +184,7 @@ def _assemble(project: str, stack: str, monitor: _Monitor, recorder: _Recorder, 
     real: dict[str, tuple[str, str]] = {}  # mock urn -> (engine urn, qualified type)
     paths: dict[str, str] = {}
     resources: list[PlannedResource] = []
-    for mock_urn, type_, name, custom, parent, provider, inputs in monitor.order:
+    for mock_urn, type_, name, custom, parent, provider, inputs, protect in monitor.order:
         parent_entry = real.get(parent) if parent else None
         qualified = f"{parent_entry[1]}${type_}" if parent_entry else type_
         urn = f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
@@ -194,6 +195,7 @@ def _assemble(project: str, stack: str, monitor: _Monitor, recorder: _Recorder, 
         resources.append(PlannedResource(
             urn=urn, type=type_, name=name, custom=custom, parent=parent_urn,
             provider=_provider_ref(provider, real), inputs=inputs or {}, config_path=path,
+            protect=protect,
         ))
     return Plan(project=project, stack=stack, resources=resources, outputs=outputs)
 

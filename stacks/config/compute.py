@@ -179,8 +179,7 @@ class NodePoolConfig(StrictModel):
         """Accelerator devices the pool provides at its maximum size."""
         if self.accelerator is None:
             return 0
-        if self.accelerator.is_tpu and self.accelerator.topology:
-            return self.max_nodes * acc.topology_chips(self.accelerator.topology)
+        # Nodes are hosts: a TPU host carries chips_per_host chips (a 4x4 v5e slice is 4 hosts of 4 chips).
         return self.max_nodes * self.accelerator.per_node
 
 

@@ -1,0 +1,433 @@
+"""The GCP target under Pulumi mocks: the resource graph and its security settings, per component."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+import pkgutil
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import mlinfra.components.gcp as gcp_pkg
+import pulumi
+import pytest
+import yaml
+from mlinfra.components.gcp import names
+from mlinfra.components.platform import MlPlatform
+from mlinfra.stacks import regions
+from mlinfra.stacks.config import StackConfig
+from mlinfra.stacks.offline import Plan, PlannedResource, run_program
+from pydantic import BaseModel
+
+STACKS = Path(__file__).resolve().parent.parent / "stacks"
+
+BASE: dict[str, Any] = {
+    "name": "ml-dev",
+    "target": {"cloud": "gcp", "project": "acme-ml-dev", "region": "europe-west4", "zones": ["europe-west4-a"]},
+    "residency": {"allowed_regions": ["eu"]},
+    "storage": {"buckets": [
+        {"name": "raw", "notifications": [{"topic": "raw-events", "events": ["created", "deleted"],
+                                           "prefix": "in/"}],
+         "lifecycle": [{"after_days": 30, "action": "transition", "storage_class": "cold"},
+                       {"after_days": 7, "action": "delete", "noncurrent_only": True, "prefixes": ["tmp/"]}],
+         "retention_days": 10},
+        {"name": "models"},
+        {"name": "secret-stuff"},
+    ]},
+    "events": {"topics": [{"name": "raw-events", "retention_days": 3, "subscriptions": [
+        {"name": "ingest"}, {"name": "audit", "dead_letter": {"enabled": False}}]}]},
+    "warehouse": {"datasets": [
+        {"name": "features", "table_expiration_days": 2}, {"name": "eu-wide", "location": "EU"}]},
+    "node_pools": [
+        {"name": "cpu", "machine_class": "compute", "vcpus": 8},
+        {"name": "l4", "accelerator": {"type": "nvidia-l4", "count": 1}, "spot": True, "taints": [
+            {"key": "workload", "value": "gpu"}]},
+        {"name": "tpu", "accelerator": {"type": "tpu-v5e", "topology": "4x4"}, "min_nodes": 0, "max_nodes": 4},
+    ],
+    "iam": {"teams": [{"name": "vision", "members": ["group:vision@example.com"],
+                       "buckets": {"raw": "read", "models": "write"}, "datasets": {"features": "read"},
+                       "topics": {"raw-events": "subscribe"}}]},
+}
+
+
+def plan_of(raw: dict[str, Any]) -> Plan:
+    config = StackConfig.model_validate(raw)
+    return run_program(lambda: MlPlatform("env", config), project="mlinfra", stack="dev")
+
+
+@cache
+def dev_plan() -> Plan:
+    return plan_of(BASE)
+
+
+@cache
+def prod_plan() -> Plan:
+    return plan_of(yaml.safe_load((STACKS / "gcp-prod.yaml").read_text()))
+
+
+def one(plan: Plan, type_: str, name: str) -> PlannedResource:
+    found = [r for r in plan.of_type(type_) if r.name == name]
+    assert len(found) == 1, f"{len(found)} {type_} named {name}: {[r.name for r in plan.of_type(type_)]}"
+    return found[0]
+
+
+BUCKET = "gcp:storage/bucket:Bucket"
+TOPIC = "gcp:pubsub/topic:Topic"
+SUB = "gcp:pubsub/subscription:Subscription"
+DATASET = "gcp:bigquery/dataset:Dataset"
+CLUSTER = "gcp:container/cluster:Cluster"
+POOL = "gcp:container/nodePool:NodePool"
+KEY = "gcp:kms/cryptoKey:CryptoKey"
+
+
+# ----- every resource goes through the explicit provider ---------------------------------------------------
+def test_every_gcp_resource_uses_the_explicit_provider():
+    plan = dev_plan()
+    provider = one(plan, "pulumi:providers:gcp", "env-gcp").urn
+    custom = [r for r in plan.resources if r.custom and r.type.startswith("gcp:")]
+    assert custom
+    assert all(r.provider and r.provider.startswith(provider) for r in custom)
+
+
+# ----- KMS --------------------------------------------------------------------------------------------
+def test_keys_rotate_and_each_agent_gets_only_its_key():
+    plan = dev_plan()
+    keys = {r.name: r for r in plan.of_type(KEY)}
+    for purpose in ("storage", "pubsub", "bigquery", "gke-secrets", "disks"):
+        key = keys[f"ml-dev-kms-{purpose}"]
+        assert key.inputs["rotationPeriod"] == f"{90 * 86400}s"
+        assert key.inputs["versionTemplate"]["protectionLevel"] == "SOFTWARE"
+    grants = {r.name: r.inputs for r in plan.of_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")}
+    assert grants["ml-dev-kms-pubsub-agent"]["member"].endswith("@gcp-sa-pubsub.iam.gserviceaccount.com")
+    assert grants["ml-dev-kms-gke-secrets-agent"]["member"].endswith("@container-engine-robot.iam.gserviceaccount.com")
+    assert grants["ml-dev-kms-disks-agent"]["member"].endswith("@compute-system.iam.gserviceaccount.com")
+    assert "gs-project-accounts" in grants["ml-dev-kms-storage-agent"]["member"]
+    assert grants["ml-dev-kms-storage-agent"]["cryptoKeyId"].endswith("/cryptoKeys/storage")
+
+
+def test_dataset_outside_the_region_gets_a_key_ring_in_its_location():
+    plan = dev_plan()
+    rings = {r.inputs["location"] for r in plan.of_type("gcp:kms/keyRing:KeyRing")}
+    assert rings == {"europe-west4", "europe"}
+    eu = one(plan, DATASET, "ml-dev-eu-wide-dataset").inputs
+    assert eu["location"] == "EU"
+    assert "/locations/europe/" in eu["defaultEncryptionConfiguration"]["kmsKeyName"]
+
+
+# ----- storage -----------------------------------------------------------------------------------------
+def test_buckets_are_cmek_private_uniform_and_versioned():
+    plan = dev_plan()
+    buckets = plan.of_type(BUCKET)
+    assert len(buckets) == 3
+    for b in buckets:
+        i = b.inputs
+        assert i["uniformBucketLevelAccess"] is True
+        assert i["publicAccessPrevention"] == "enforced"
+        assert i["encryption"]["defaultKmsKeyName"].endswith("/cryptoKeys/storage")
+        assert i["versioning"] == {"enabled": True}
+        assert i["forceDestroy"] is False
+        assert i["location"] == "EUROPE-WEST4"
+        assert len(i["name"]) <= 63 and i["name"].startswith("acme-ml-dev-ml-dev-")
+
+
+def test_bucket_lifecycle_retention_and_notifications():
+    plan = dev_plan()
+    raw = one(plan, BUCKET, "ml-dev-raw-bucket").inputs
+    move, purge = raw["lifecycleRules"]
+    assert move["action"] == {"type": "SetStorageClass", "storageClass": "COLDLINE"}
+    assert move["condition"]["age"] == 30
+    assert purge["action"] == {"type": "Delete"}
+    assert purge["condition"]["withState"] == "ARCHIVED"
+    assert purge["condition"]["daysSinceNoncurrentTime"] == 7
+    assert purge["condition"]["matchesPrefixes"] == ["tmp/"]
+    assert raw["retentionPolicy"] == {"retentionPeriod": 10 * 86400, "isLocked": False}
+    note = one(plan, "gcp:storage/notification:Notification", "ml-dev-raw-raw-events-notification").inputs
+    assert note["payloadFormat"] == "JSON_API_V1"
+    assert note["eventTypes"] == ["OBJECT_FINALIZE", "OBJECT_DELETE"]
+    assert note["objectNamePrefix"] == "in/"
+    agent = one(plan, "gcp:pubsub/topicIAMMember:TopicIAMMember", "ml-dev-raw-raw-events-agent-publish").inputs
+    assert agent["role"] == "roles/pubsub.publisher" and "gs-project-accounts" in agent["member"]
+
+
+def test_bucket_names_are_shortened_deterministically():
+    long = names.bucket_name("a-very-long-project-id-12", "environment-name-quite-long", "bucket-name-also-long")
+    assert len(long) <= 63
+    assert long == names.bucket_name("a-very-long-project-id-12", "environment-name-quite-long",
+                                     "bucket-name-also-long")
+    assert names.account_id("ab", "cd") != "ab-cd" and 6 <= len(names.account_id("ab", "cd")) <= 30
+    assert len(names.account_id("x" * 30, "y" * 30)) == 30
+
+
+# ----- pub/sub -----------------------------------------------------------------------------------------
+def test_topics_cmek_and_stored_only_in_allowed_regions():
+    plan = dev_plan()
+    topics = plan.of_type(TOPIC)
+    assert {t.name for t in topics} == {"ml-dev-raw-events-topic", "ml-dev-raw-events-dead-letter"}
+    for t in topics:
+        policy = t.inputs["messageStoragePolicy"]
+        assert policy["enforceInTransit"] is True
+        assert policy["allowedPersistenceRegions"]
+        assert all(regions.location_allowed(r, ["eu"]) for r in policy["allowedPersistenceRegions"])
+        assert t.inputs["kmsKeyName"].endswith("/cryptoKeys/pubsub")
+    assert one(plan, TOPIC, "ml-dev-raw-events-topic").inputs["messageRetentionDuration"] == f"{3 * 86400}s"
+
+
+def test_subscriptions_never_expire_and_dead_letter_with_agent_iam():
+    plan = dev_plan()
+    ingest = one(plan, SUB, "ml-dev-raw-events-ingest").inputs
+    assert ingest["expirationPolicy"] == {"ttl": ""}
+    assert ingest["retryPolicy"] == {"minimumBackoff": "10s", "maximumBackoff": "600s"}
+    assert ingest["deadLetterPolicy"]["maxDeliveryAttempts"] == 5
+    assert "deadLetterPolicy" not in one(plan, SUB, "ml-dev-raw-events-audit").inputs
+    one(plan, SUB, "ml-dev-raw-events-dead-letter-sub")  # dead letters are retained
+    pub = one(plan, "gcp:pubsub/topicIAMMember:TopicIAMMember", "ml-dev-raw-events-dead-letter-agent-publish")
+    assert pub.inputs["member"].endswith("@gcp-sa-pubsub.iam.gserviceaccount.com")
+    sub = one(plan, "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember",
+              "ml-dev-raw-events-ingest-agent-subscribe")
+    assert sub.inputs["role"] == "roles/pubsub.subscriber"
+
+
+def test_unrestricted_residency_keeps_messages_in_the_target_region():
+    raw = copy.deepcopy(BASE)
+    raw["residency"] = {"allowed_regions": []}
+    topic = one(plan_of(raw), TOPIC, "ml-dev-raw-events-topic")
+    assert topic.inputs["messageStoragePolicy"]["allowedPersistenceRegions"] == ["europe-west4"]
+
+
+# ----- bigquery ----------------------------------------------------------------------------------------
+def test_datasets_cmek_location_and_no_public_access():
+    plan = dev_plan()
+    ds = one(plan, DATASET, "ml-dev-features-dataset").inputs
+    assert ds["datasetId"] == "ml_dev_features"
+    assert ds["location"] == "europe-west4"
+    assert ds["defaultEncryptionConfiguration"]["kmsKeyName"].endswith("/cryptoKeys/bigquery")
+    assert ds["defaultTableExpirationMs"] == 2 * 86_400_000
+    assert ds["deleteContentsOnDestroy"] is False
+    assert "accesses" not in ds
+    members = [r.inputs.get("member") for r in plan.resources if "member" in r.inputs]
+    assert not {"allUsers", "allAuthenticatedUsers"} & set(members)
+
+
+# ----- network -----------------------------------------------------------------------------------------
+def test_network_is_custom_mode_private_with_nat_and_deny_baseline():
+    plan = dev_plan()
+    vpc = plan.of_type("gcp:compute/network:Network")[0].inputs
+    assert vpc["autoCreateSubnetworks"] is False
+    sub = plan.of_type("gcp:compute/subnetwork:Subnetwork")[0].inputs
+    assert sub["ipCidrRange"] == "10.0.0.0/20"
+    assert sub["privateIpGoogleAccess"] is True
+    assert [r["ipCidrRange"] for r in sub["secondaryIpRanges"]] == ["10.64.0.0/14", "10.96.0.0/20"]
+    assert sub["logConfig"]["flowSampling"] == 0.5
+    nat = plan.of_type("gcp:compute/routerNat:RouterNat")[0].inputs
+    assert nat["logConfig"] == {"enable": True, "filter": "ERRORS_ONLY"}
+    rules = {r.name: r.inputs for r in plan.of_type("gcp:compute/firewall:Firewall")}
+    deny = rules["ml-dev-network-deny-ingress"]
+    assert deny["denies"] == [{"protocol": "all"}] and deny["sourceRanges"] == ["0.0.0.0/0"]
+    assert not any("35.235.240.0/20" in r.get("sourceRanges", []) for r in rules.values())  # no IAP SSH
+
+
+# ----- clusters ----------------------------------------------------------------------------------------
+def test_cluster_is_private_hardened_and_encrypted():
+    plan = dev_plan()
+    (cluster,) = plan.of_type(CLUSTER)
+    c = cluster.inputs
+    assert c["location"] == "europe-west4"
+    assert c["removeDefaultNodePool"] is True
+    assert c["privateClusterConfig"]["enablePrivateNodes"] is True
+    assert c["privateClusterConfig"]["enablePrivateEndpoint"] is True
+    assert c["privateClusterConfig"]["masterIpv4CidrBlock"] == "172.16.0.0/28"
+    assert c["masterAuthorizedNetworksConfig"]["gcpPublicCidrsAccessEnabled"] is False
+    assert c["masterAuthorizedNetworksConfig"]["cidrBlocks"][0]["cidrBlock"] == "10.0.0.0/20"
+    assert c["workloadIdentityConfig"] == {"workloadPool": "acme-ml-dev.svc.id.goog"}
+    assert c["databaseEncryption"]["state"] == "ENCRYPTED"
+    assert c["databaseEncryption"]["keyName"].endswith("/cryptoKeys/gke-secrets")
+    assert c["datapathProvider"] == "ADVANCED_DATAPATH"
+    assert c["enableShieldedNodes"] is True
+    assert c["enableLegacyAbac"] is False
+    assert c["masterAuth"]["clientCertificateConfig"]["issueClientCertificate"] is False
+    assert c["monitoringConfig"]["managedPrometheus"]["enabled"] is True
+    assert "DCGM" in c["monitoringConfig"]["enableComponents"]
+    assert c["deletionProtection"] is False  # dev
+    assert c["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+    assert "compute@developer" not in c["nodeConfig"]["serviceAccount"]
+
+
+def test_split_clusters_put_pools_on_the_right_cluster():
+    plan = prod_plan()
+    clusters = {r.name: r for r in plan.of_type(CLUSTER)}
+    assert set(clusters) == {"ml-prod-train-cluster", "ml-prod-serve-cluster"}
+    assert all(c.inputs["deletionProtection"] is True for c in clusters.values())
+    cidrs = {c.inputs["privateClusterConfig"]["masterIpv4CidrBlock"] for c in clusters.values()}
+    assert cidrs == {"172.16.0.0/28", "172.16.0.16/28"}
+    pools = {r.name: r for r in plan.of_type(POOL)}
+    assert pools["ml-prod-train-a100"].inputs["cluster"] == "ml-prod-train-cluster-id"
+    assert pools["ml-prod-serve-l4"].inputs["cluster"] == "ml-prod-serve-cluster-id"
+    assert pools["ml-prod-serve-system"].inputs["nodeConfig"]["labels"]["mlinfra.io/pool"] == "system"
+    assert pools["ml-prod-train-system"].inputs["autoscaling"] == {"minNodeCount": 1, "maxNodeCount": 3}
+
+
+# ----- node pools --------------------------------------------------------------------------------------
+def test_node_pools_are_shielded_and_never_use_the_default_service_account():
+    plan = dev_plan()
+    sa = one(plan, "gcp:serviceaccount/account:Account", "ml-dev-main-nodes-sa").inputs["accountId"]
+    for pool in plan.of_type(POOL):
+        nc = pool.inputs["nodeConfig"]
+        assert nc["serviceAccount"].startswith(f"{sa}@")
+        assert nc["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
+        assert nc["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+        assert nc["bootDiskKmsKey"].endswith("/cryptoKeys/disks")
+        assert pool.inputs["management"] == {"autoRepair": True, "autoUpgrade": True}
+    roles = {r.inputs["role"] for r in plan.of_type("gcp:projects/iAMMember:IAMMember")
+             if r.inputs["member"].startswith(f"serviceAccount:{sa}@")}
+    assert roles == {"roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer",
+                     "roles/stackdriver.resourceMetadata.writer", "roles/autoscaling.metricsWriter",
+                     "roles/artifactregistry.reader"}
+
+
+def test_cpu_and_gpu_pools():
+    plan = dev_plan()
+    cpu = one(plan, POOL, "ml-dev-main-cpu").inputs
+    assert cpu["nodeConfig"]["machineType"] == "c2-standard-8"
+    assert cpu["autoscaling"]["totalMaxNodeCount"] == 3
+    gpu = one(plan, POOL, "ml-dev-main-l4").inputs
+    nc = gpu["nodeConfig"]
+    assert nc["machineType"] == "g2-standard-8"
+    assert nc["spot"] is True
+    assert nc["guestAccelerators"] == [{"type": "nvidia-l4", "count": 1,
+                                        "gpuDriverInstallationConfig": {"gpuDriverVersion": "DEFAULT"}}]
+    assert {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"} in nc["taints"]
+    assert {"key": "workload", "value": "gpu", "effect": "NO_SCHEDULE"} in nc["taints"]
+
+
+def test_multi_host_tpu_pool_uses_compact_placement():
+    plan = dev_plan()
+    tpu = one(plan, POOL, "ml-dev-main-tpu").inputs
+    assert tpu["nodeConfig"]["machineType"] == "ct5lp-hightpu-4t"
+    assert tpu["placementPolicy"] == {"type": "COMPACT", "tpuTopology": "4x4"}
+    assert tpu["autoscaling"]["totalMaxNodeCount"] == 4
+    assert tpu["nodeLocations"] == ["europe-west4-a"]
+    assert {"key": "google.com/tpu", "value": "present", "effect": "NO_SCHEDULE"} in tpu["nodeConfig"]["taints"]
+    assert "guestAccelerators" not in tpu["nodeConfig"]
+
+
+def test_single_host_tpu_pool_has_no_placement_policy():
+    pools = {r.name: r.inputs for r in prod_plan().of_type(POOL)}
+    single = pools["ml-prod-train-tpu-v5e-2x4"]
+    assert single["nodeConfig"]["machineType"] == "ct5lp-hightpu-8t"
+    assert "placementPolicy" not in single
+
+
+def test_tpu_pool_without_zones_fails_with_the_fix():
+    raw = copy.deepcopy(BASE)
+    raw["target"].pop("zones")
+    with pytest.raises(ValueError, match=r"target\.zones"):
+        plan_of(raw)
+
+
+# ----- IAM ---------------------------------------------------------------------------------------------
+def test_team_grants_are_scoped_to_named_resources_only():
+    plan = dev_plan()
+    sa = one(plan, "gcp:serviceaccount/account:Account", "ml-dev-vision-sa").inputs["accountId"]
+    member = f"serviceAccount:{sa}@acme-ml-dev.iam.gserviceaccount.com"
+    granted = [r for r in plan.resources if r.inputs.get("member") == member]
+    by_type: dict[str, list[PlannedResource]] = {}
+    for r in granted:
+        by_type.setdefault(r.type, []).append(r)
+    assert "gcp:projects/iAMMember:IAMMember" not in by_type  # nothing project-wide
+    buckets = {(r.inputs["bucket"], r.inputs["role"]) for r in by_type["gcp:storage/bucketIAMMember:BucketIAMMember"]}
+    assert buckets == {("acme-ml-dev-ml-dev-raw", "roles/storage.objectViewer"),
+                       ("acme-ml-dev-ml-dev-models", "roles/storage.objectUser")}
+    keys = {r.inputs["role"] for r in by_type["gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"]}
+    assert keys == {"roles/cloudkms.cryptoKeyDecrypter", "roles/cloudkms.cryptoKeyEncrypterDecrypter"}
+    (ds,) = by_type["gcp:bigquery/datasetIamMember:DatasetIamMember"]
+    assert ds.inputs["datasetId"] == "ml_dev_features" and ds.inputs["role"] == "roles/bigquery.dataViewer"
+    subs = {r.inputs["subscription"] for r in by_type["gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember"]}
+    assert subs == {"ml-dev-ingest", "ml-dev-audit"}
+    wi = one(plan, "gcp:serviceaccount/iAMMember:IAMMember", "ml-dev-vision-workload-identity").inputs
+    assert wi == {**wi, "role": "roles/iam.workloadIdentityUser",
+                  "member": "serviceAccount:acme-ml-dev.svc.id.goog[vision/vision-workload]"}
+    human = [r.inputs for r in plan.of_type("gcp:projects/iAMMember:IAMMember")
+             if r.inputs["member"] == "group:vision@example.com"]
+    assert [h["role"] for h in human] == ["roles/container.clusterViewer"]
+    for r in plan.of_type("gcp:projects/iAMMember:IAMMember"):
+        assert not r.inputs["role"].startswith(("roles/storage", "roles/bigquery", "roles/pubsub"))
+
+
+def test_public_members_are_refused():
+    from mlinfra.components.gcp import permissions
+
+    with pytest.raises(ValueError, match="never makes data public"):
+        permissions.check_member("allUsers")
+
+
+# ----- protection, provenance, audit -------------------------------------------------------------------
+def test_prod_protects_data_and_keys_dev_does_not():
+    protected_types = {BUCKET, DATASET, TOPIC, SUB, KEY, "gcp:kms/keyRing:KeyRing"}
+    prod = prod_plan()
+    for r in prod.resources:
+        if r.type in protected_types:
+            assert r.protect, r.name
+    assert not any(r.protect for r in dev_plan().resources)
+    assert all(b.inputs["forceDestroy"] is False for b in prod.of_type(BUCKET))
+    key = prod.of_type(KEY)[0].inputs
+    assert key["versionTemplate"]["protectionLevel"] == "HSM"
+
+
+def test_resources_record_the_config_path_that_made_them():
+    plan = dev_plan()
+    assert one(plan, BUCKET, "ml-dev-models-bucket").config_path == "storage.buckets[1]"
+    assert one(plan, POOL, "ml-dev-main-tpu").config_path == "node_pools[2]"
+    assert one(plan, POOL, "ml-dev-main-system").config_path == "clusters[0].system_pool"
+    assert one(plan, CLUSTER, "ml-dev-main-cluster").config_path == "clusters[0]"
+    assert one(plan, "gcp:storage/bucketIAMMember:BucketIAMMember", "ml-dev-raw-vision-read").config_path \
+        == "iam.teams[0]"
+    assert plan.of_type("gcp:compute/network:Network")[0].config_path == "network"
+
+
+def test_audit_logs_and_log_retention():
+    plan = dev_plan()
+    audits = {r.inputs["service"]: r.inputs for r in plan.of_type("gcp:projects/iAMAuditConfig:IAMAuditConfig")}
+    assert set(audits) == {"storage.googleapis.com", "bigquery.googleapis.com", "cloudkms.googleapis.com"}
+    assert {c["logType"] for c in audits["storage.googleapis.com"]["auditLogConfigs"]} == {
+        "ADMIN_READ", "DATA_READ", "DATA_WRITE"}
+    logs = plan.of_type("gcp:logging/projectBucketConfig:ProjectBucketConfig")[0].inputs
+    assert logs["bucketId"] == "_Default" and logs["retentionDays"] == 30
+
+
+# ----- style contract ----------------------------------------------------------------------------------
+def _gcp_modules() -> list[Any]:
+    return [importlib.import_module(f"mlinfra.components.gcp.{m.name}") for m in pkgutil.iter_modules(gcp_pkg.__path__)]
+
+
+def test_every_component_token_matches_its_class():
+    plan = dev_plan()
+    tokens = {r.type for r in plan.resources if r.type.startswith("mlinfra:gcp:")}
+    classes = {cls.__name__ for mod in _gcp_modules() for _, cls in inspect.getmembers(mod, inspect.isclass)
+               if issubclass(cls, pulumi.ComponentResource) and cls.__module__ == mod.__name__}
+    assert tokens == {f"mlinfra:gcp:{c}" for c in classes}
+    for mod in _gcp_modules():
+        for _, cls in inspect.getmembers(mod, inspect.isclass):
+            if issubclass(cls, pulumi.ComponentResource) and cls.__module__ == mod.__name__:
+                assert f'"mlinfra:gcp:{cls.__name__}"' in inspect.getsource(cls)
+                assert cls.__doc__ and len(cls.__doc__) > 80
+                assert list(inspect.signature(cls.__init__).parameters) == ["self", "name", "args", "opts"]
+
+
+def test_every_args_field_is_documented():
+    models = {cls for mod in _gcp_modules() for _, cls in inspect.getmembers(mod, inspect.isclass)
+              if issubclass(cls, BaseModel) and cls.__module__ == mod.__name__}
+    assert len(models) >= 10
+    for model in models:
+        assert model.model_config.get("frozen") and model.model_config.get("extra") == "forbid", model
+        for field, info in model.model_fields.items():
+            assert info.description, f"{model.__name__}.{field} has no description"
+
+
+# ----- example environments ----------------------------------------------------------------------------
+@pytest.mark.parametrize("file", ["gcp-dev.yaml", "gcp-prod.yaml"])
+def test_example_environments_validate_and_plan(file: str):
+    raw = yaml.safe_load((STACKS / file).read_text())
+    plan = prod_plan() if file == "gcp-prod.yaml" else plan_of(raw)
+    assert plan.of_type(CLUSTER) and plan.of_type(BUCKET)
