@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import statistics
 import subprocess
 import sys
@@ -31,19 +33,31 @@ def _time_cmd(cmd: list[str], repeat: int) -> float:
     return statistics.median(times)
 
 
-def _provider_modules(stack: Path) -> list[str]:
-    """Provider SDK modules a plan of ``stack`` imports (measured in a child process)."""
+def _floor_code(stack: Path) -> str:
+    """Python code that imports pulumi and loads exactly the provider classes and functions a plan uses.
+
+    Provider SDK submodules are lazy, so each is forced by touching the class or function the plan uses.
+    """
     code = (
-        "import sys\n"
+        "import json\n"
         "from mlinfra.stacks.loader import load\n"
         "from mlinfra.stacks.program import plan\n"
-        f"plan(load({str(stack)!r}))\n"
-        "mods = sorted({'.'.join(m.split('.')[:2]) for m in sys.modules if m.startswith(('pulumi_gcp.', "
-        "'pulumi_aws.', 'pulumi_kubernetes.')) and not m.split('.')[1].startswith('_')})\n"
-        "print(' '.join(mods))\n"
+        f"p = plan(load({str(stack)!r}))\n"
+        "print(json.dumps(sorted({r.type for r in p.resources if r.custom} | set(p.invokes))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT)
-    return out.stdout.split()
+    lines = ["import pulumi"]
+    for token in json.loads(out.stdout):
+        package, _, rest = token.partition(":")
+        if package == "pulumi" or not rest:
+            continue
+        module, _, member = rest.partition(":")
+        sdk = {"gcp": "pulumi_gcp", "aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}[package]
+        submodule = module.split("/")[0]
+        attr = member if member[0].isupper() else re.sub(r"(?<!^)(?=[A-Z])", "_", member).lower()
+        where = sdk if submodule == "index" else f"{sdk}.{submodule}"
+        lines.append(f"import {where}; {where}.{attr}")
+    return "\n".join(dict.fromkeys(lines))
 
 
 def _many(stack: Path, count: int) -> float:
@@ -70,12 +84,11 @@ def main() -> None:
     stack = (ROOT / args.stack).resolve()
     mlinfra = [sys.executable, "-m", "mlinfra.cli"]
 
-    modules = _provider_modules(stack)
-    floor = _time_cmd([sys.executable, "-c", "import pulumi; " + "; ".join(f"import {m}" for m in modules)],
-                      args.repeat)
+    floor_code = _floor_code(stack)
+    floor = _time_cmd([sys.executable, "-c", floor_code], args.repeat)
     plan = _time_cmd([*mlinfra, "plan", str(stack), "--quiet"], args.repeat)
     help_ = _time_cmd([*mlinfra, "--help"], args.repeat)
-    print(f"provider modules in the floor: {', '.join(modules)}")
+    print("floor program:\n" + floor_code)
     print("| measurement | median | target |")
     print("|---|---|---|")
     print(f"| floor (import pulumi + provider modules) | {floor:.2f} s | |")

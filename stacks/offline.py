@@ -54,6 +54,7 @@ class Plan:
     stack: str
     resources: list[PlannedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    invokes: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[PlannedResource]:
         """All resources with the given type token."""
@@ -92,6 +93,7 @@ class Plan:
             "stack": self.stack,
             "resources": [r.to_json() for r in self.resources],
             "outputs": _jsonable(self.outputs),
+            "invokes": list(self.invokes),
         }
 
 
@@ -103,6 +105,7 @@ class _Recorder(pulumi_mocks.Mocks):
         self.stack = stack
         self.local = threading.local()
         self.paths: dict[tuple[str, str], str] = {}
+        self.invokes: list[str] = []
         self.provider_inputs: dict[str, Any] = {}  # provider resource id -> its inputs (project, region)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
@@ -118,6 +121,7 @@ class _Recorder(pulumi_mocks.Mocks):
         return str(state.get("id") or id_), state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.invokes.append(args.token)
         provider = self.provider_inputs.get((args.provider or "").rpartition("::")[2], {})
         return fake_call(args.token, args.args, provider.get("project") or self.project), []
 
@@ -197,7 +201,8 @@ def _assemble(project: str, stack: str, monitor: _Monitor, recorder: _Recorder, 
             provider=_provider_ref(provider, real), inputs=inputs or {}, config_path=path,
             protect=protect,
         ))
-    return Plan(project=project, stack=stack, resources=resources, outputs=outputs)
+    return Plan(project=project, stack=stack, resources=resources, outputs=outputs,
+                invokes=sorted(set(recorder.invokes)))
 
 
 def _provider_ref(ref: str, real: dict[str, tuple[str, str]]) -> str | None:

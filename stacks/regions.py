@@ -42,6 +42,7 @@ AWS_REGIONS: Final[dict[str, str]] = {
 GCP_MULTI_REGIONS: Final[dict[str, tuple[str, ...]]] = {
     "EU": tuple(r for r, g in GCP_REGIONS.items() if g == "eu"),
     "US": tuple(r for r, g in GCP_REGIONS.items() if g == "us"),
+    "EUROPE": tuple(r for r, g in GCP_REGIONS.items() if g == "eu"),  # Cloud KMS multi-region
     "ASIA": ("asia-east1", "asia-east2", "asia-northeast1", "asia-northeast2", "asia-northeast3",
              "asia-south1", "asia-south2", "asia-southeast1", "asia-southeast2"),
     "EUR4": ("europe-north1", "europe-west4"),

@@ -65,6 +65,7 @@ def with_(base: dict[str, Any], **sections: Any) -> dict[str, Any]:
     return out
 
 
+MINIMAL_TARGET = {"cloud": "gcp", "region": "europe-west4", "project": "my-project-1"}
 GPU_POOL = {"name": "gpu", "accelerator": {"type": "nvidia-l4", "count": 1}, "max_nodes": 2}
 
 
@@ -134,7 +135,8 @@ def test_cross_field_rules_reject(minimal: dict[str, Any], sections: dict[str, A
     [
         {"node_pools": [{"name": "t", "accelerator": {"type": "aws-trainium", "count": 16}}],
          "target": {"cloud": "aws", "region": "eu-west-1"}},
-        {"node_pools": [{"name": "t", "max_nodes": 8, "accelerator": {"type": "tpu-v5e", "topology": "4x4"}}]},
+        {"node_pools": [{"name": "t", "max_nodes": 8, "accelerator": {"type": "tpu-v5e", "topology": "4x4"}}],
+         "target": {**MINIMAL_TARGET, "zones": ["europe-west4-a"]}},
         {"node_pools": [{"name": "g", "machine_type": "n1-standard-8", "accelerator": {"type": "nvidia-t4"}}]},
         {"residency": {"allowed_regions": ["eu"]}, "storage": {"buckets": [{"name": "b", "location": "EUR4"}]}},
         {"node_pools": [GPU_POOL], "iam": {"teams": [{"name": "a"}]},
@@ -161,3 +163,14 @@ def test_models_are_frozen(minimal: dict[str, Any]) -> None:
     cfg = StackConfig.model_validate(minimal)
     with pytest.raises(ValidationError):
         cfg.name = "other"  # type: ignore[misc]
+
+
+def test_quota_capacity_counts_hosts_times_chips_per_host(minimal: dict[str, Any]) -> None:
+    # a 4x4 v5e slice is 4 hosts x 4 chips: max_nodes 4 gives 16 chips, not 64
+    data = with_(minimal, target={**MINIMAL_TARGET, "zones": ["europe-west4-a"]},
+                 node_pools=[{"name": "t", "max_nodes": 4, "accelerator": {"type": "tpu-v5e", "topology": "4x4"}}],
+                 iam={"teams": [{"name": "a"}]}, training={"queues": [{"team": "a", "tpu_chips": 16}]})
+    cfg = StackConfig.model_validate(data)
+    assert cfg.node_pools[0].capacity == 16
+    data["training"]["queues"][0]["tpu_chips"] = 17
+    assert "has at most 16" in _error(data)

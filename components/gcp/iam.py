@@ -84,7 +84,9 @@ class TeamIdentity(pulumi.ComponentResource):
     Secure defaults: the service account has no keys and no project-wide data roles; the only way to act
     as it is Workload Identity from ``{team}/{team}-workload`` in a cluster of this project (one pool per
     project, so one binding covers every cluster); grants cover exactly the buckets, datasets and topics
-    listed for the team, through each resource's own grant helper (which includes use of its key).
+    listed for the team, through each resource's own grant helper (which includes use of its key). The one
+    project-level role is ``bigquery.jobUser`` for teams with a dataset grant: it runs queries, and what a
+    query may read still comes only from the dataset grants.
     """
 
     email: pulumi.Output[str]
@@ -114,6 +116,9 @@ class TeamIdentity(pulumi.ComponentResource):
         for bucket, b_access in args.buckets.values():
             {"read": bucket.grant_read, "write": bucket.grant_write, "admin": bucket.grant_admin}[b_access](
                 grantee, self.member)
+        if args.datasets:
+            gcp.projects.IAMMember(f"{name}-query-jobs", project=args.project,
+                                   role=permissions.QUERY_JOBS_PROJECT_ROLE, member=self.member, opts=child)
         for dataset, d_access in args.datasets.values():
             {"read": dataset.grant_read, "write": dataset.grant_write, "admin": dataset.grant_admin}[d_access](
                 grantee, self.member)

@@ -55,6 +55,9 @@ WORKLOAD_IDENTITY_USER: Final[str] = "roles/iam.workloadIdentityUser"
 # Humans of a team may list clusters and fetch credentials; what they may do inside is Kubernetes RBAC.
 TEAM_MEMBER_PROJECT_ROLES: Final[tuple[str, ...]] = ("roles/container.clusterViewer",)
 
+# Running a query is a project-level job; the data it may read still comes only from dataset grants.
+QUERY_JOBS_PROJECT_ROLE: Final[str] = "roles/bigquery.jobUser"
+
 # Principals a grant helper refuses: nothing is ever made public.
 PUBLIC_MEMBERS: Final[frozenset[str]] = frozenset({"allUsers", "allAuthenticatedUsers"})
 

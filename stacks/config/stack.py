@@ -145,6 +145,9 @@ class StackConfig(StrictModel):
                 elif prefix and not pool.machine_type.startswith(prefix):
                     issues.append(((*loc, "machine_type"), f"{a.type} needs a {prefix}* machine on GCP, not "
                                    f"{pool.machine_type}; remove 'machine_type' to let mlinfra choose"))
+            if a.is_tpu and cloud == "gcp" and not self.target.zones:
+                issues.append(((*loc, "accelerator", "type"), "TPU slices live in one zone; set target.zones "
+                               f"(e.g. ['{self.target.region}-a']) to a zone that offers {a.type}"))
             if a.is_tpu and a.topology in acc.GCP_TPUS[a.type].topologies:
                 tpu = acc.gcp_tpu_slice(a.type, a.topology)
                 if tpu.multi_host and (pool.max_nodes % tpu.hosts or pool.min_nodes % tpu.hosts):
