@@ -4,6 +4,7 @@
 from pathlib import Path
 
 import pulumi
+
 from mlinfra.stacks.loader import ConfigError, load
 from mlinfra.stacks.program import program
 

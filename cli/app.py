@@ -7,6 +7,7 @@ Heavy modules (pydantic models, Pulumi, provider SDKs) are imported inside comma
 from __future__ import annotations
 
 import typer
+
 from mlinfra.cli import config_cmds, plan_cmd
 
 app = typer.Typer(

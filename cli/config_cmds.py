@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from mlinfra.cli.common import EXIT_BAD_INPUT, fail, load_or_exit, write_output
 
 app = typer.Typer()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
 from mlinfra.cli.common import EXIT_BAD_INPUT, fail, load_or_exit, write_output
 
 if TYPE_CHECKING:
@@ -49,9 +50,10 @@ def plan(
 
 
 def _print_tree(result: Plan) -> None:
-    from mlinfra.stacks.graph import short_type
     from rich.console import Console
     from rich.tree import Tree
+
+    from mlinfra.stacks.graph import short_type
 
     root = Tree(f"[bold]{result.project}/{result.stack}[/]")
     nodes: dict[str | None, Tree] = {None: root}

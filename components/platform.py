@@ -33,6 +33,7 @@ class MlPlatform(pulumi.ComponentResource):
         cloud = config.target.cloud
         if cloud == "gcp":
             import pulumi_gcp as gcp
+
             from mlinfra.components.gcp.target import build_gcp
 
             provider = gcp.Provider(

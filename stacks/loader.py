@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlinfra.stacks.config import ConfigIssues, StackConfig, format_loc
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from mlinfra.stacks.config import ConfigIssues, StackConfig, format_loc
 
 Loc = tuple[str | int, ...]
 

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from mlinfra.components import provenance
-from mlinfra.stacks.fakes import fake_call, fake_outputs
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import register_stack_transformation, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from mlinfra.components import provenance
+from mlinfra.stacks.fakes import fake_call, fake_outputs
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class _Recorder(pulumi_mocks.Mocks):
         self.local = threading.local()
         self.paths: dict[tuple[str, str], str] = {}
         self.invokes: list[str] = []
+        self.sequence: dict[tuple[str, str], int] = {}
         self.provider_inputs: dict[str, Any] = {}  # provider resource id -> its inputs (project, region)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
@@ -126,6 +128,8 @@ class _Recorder(pulumi_mocks.Mocks):
         return fake_call(args.token, args.args, provider.get("project") or self.project), []
 
     def transformation(self, args: pulumi.ResourceTransformationArgs) -> None:
+        # Runs synchronously in each resource's constructor: the program's own, deterministic order.
+        self.sequence.setdefault((args.type_, args.name), len(self.sequence))
         path = provenance.current()
         if path:
             self.paths[(args.type_, args.name)] = path
@@ -188,7 +192,8 @@ def _assemble(project: str, stack: str, monitor: _Monitor, recorder: _Recorder, 
     real: dict[str, tuple[str, str]] = {}  # mock urn -> (engine urn, qualified type)
     paths: dict[str, str] = {}
     resources: list[PlannedResource] = []
-    for mock_urn, type_, name, custom, parent, provider, inputs, protect in monitor.order:
+    registered = sorted(monitor.order, key=lambda entry: recorder.sequence.get((entry[1], entry[2]), 1 << 30))
+    for mock_urn, type_, name, custom, parent, provider, inputs, protect in registered:
         parent_entry = real.get(parent) if parent else None
         qualified = f"{parent_entry[1]}${type_}" if parent_entry else type_
         urn = f"urn:pulumi:{stack}::{project}::{qualified}::{name}"

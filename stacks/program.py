@@ -28,6 +28,7 @@ def unbuildable_reason(config: StackConfig) -> str | None:
 def program(config: StackConfig) -> MlPlatform:
     """Declare the platform for ``config`` in the current Pulumi program and export its outputs."""
     import pulumi
+
     from mlinfra.components.platform import MlPlatform
 
     platform = MlPlatform(config.name, config)

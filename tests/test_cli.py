@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from typer.testing import CliRunner
+
 from mlinfra.cli.app import app
 from mlinfra.stacks.loader import load
-from typer.testing import CliRunner
 
 runner = CliRunner()
 TEMPLATES = Path(__file__).resolve().parent.parent / "stacks" / "templates"
@@ -91,3 +92,48 @@ def test_plan_bad_input_exit_code(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(bad)])
     assert result.exit_code == 2
     assert "target: required field missing" in result.output
+
+
+STACKS = TEMPLATES.parent
+
+
+def test_plan_prints_tree_and_summary() -> None:
+    result = runner.invoke(app, ["plan", str(STACKS / "gcp-dev.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "mlinfra:GcsBucket" in result.output and "← storage.buckets[0]" in result.output
+    assert "gcp:Cluster" in result.output
+    summary = result.output.strip().splitlines()[-1]
+    assert summary.startswith(f"plan {STACKS / 'gcp-dev.yaml'}: ") and "nothing deployed" in summary
+
+
+def test_plan_json_to_stdout_is_only_json() -> None:
+    result = runner.invoke(app, ["plan", str(STACKS / "gcp-dev.yaml"), "--json", "-"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    types = {r["type"] for r in data["resources"]}
+    assert {"gcp:storage/bucket:Bucket", "gcp:container/cluster:Cluster", "mlinfra:index:MlPlatform"} <= types
+    bucket = next(r for r in data["resources"] if r["type"] == "gcp:storage/bucket:Bucket")
+    assert bucket["config_path"].startswith("storage.buckets[") and bucket["urn"].startswith("urn:pulumi:")
+
+
+def test_plan_graph_and_json_files(tmp_path: Path) -> None:
+    graph, plan_json = tmp_path / "g.mmd", tmp_path / "out" / "plan.json"
+    result = runner.invoke(app, ["plan", str(STACKS / "gcp-prod.yaml"), "--graph", str(graph),
+                                 "--json", str(plan_json), "-q"])
+    assert result.exit_code == 0, result.output
+    text = graph.read_text()
+    assert text.startswith("flowchart LR") and "mlinfra:GkeCluster" in text and "-- events -->" in text
+    assert json.loads(plan_json.read_text())["stack"] == "ml-prod"
+    assert "resources to create" in result.output and "├──" not in result.output
+
+
+def test_plan_unwritable_output_is_bad_input(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["plan", str(STACKS / "gcp-dev.yaml"), "--json", str(blocker / "plan.json")])
+    assert result.exit_code == 2 and "cannot write" in result.output
+
+
+def test_plan_rejects_unbuildable_target() -> None:
+    result = runner.invoke(app, ["plan", str(TEMPLATES / "onprem.yaml")])
+    assert result.exit_code == 2 and "the onprem target is not available" in result.output

@@ -7,8 +7,9 @@ import typing
 from typing import Any
 
 import pytest
-from mlinfra.stacks.config import ConfigIssues, StackConfig, StrictModel
 from pydantic import BaseModel, ValidationError
+
+from mlinfra.stacks.config import ConfigIssues, StackConfig, StrictModel
 
 
 def _models(root: type[BaseModel]) -> set[type[BaseModel]]:

@@ -10,16 +10,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import mlinfra.components.gcp as gcp_pkg
 import pulumi
 import pytest
 import yaml
+from pydantic import BaseModel
+
+import mlinfra.components.gcp as gcp_pkg
 from mlinfra.components.gcp import names
 from mlinfra.components.platform import MlPlatform
 from mlinfra.stacks import regions
 from mlinfra.stacks.config import StackConfig
 from mlinfra.stacks.offline import Plan, PlannedResource, run_program
-from pydantic import BaseModel
 
 STACKS = Path(__file__).resolve().parent.parent / "stacks"
 

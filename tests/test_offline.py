@@ -6,6 +6,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 import pytest
+
 from mlinfra.components import provenance
 from mlinfra.stacks.graph import to_mermaid
 from mlinfra.stacks.offline import run_program

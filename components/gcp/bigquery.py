@@ -6,9 +6,10 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import BaseModel, ConfigDict, Field
+
 from mlinfra.components.gcp import permissions
 from mlinfra.components.gcp.kms import KmsKey
-from pydantic import BaseModel, ConfigDict, Field
 
 _DAY_MS = 86_400_000
 

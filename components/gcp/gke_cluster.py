@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 import pulumi
 import pulumi_gcp as gcp
-from mlinfra.components.gcp.kms import KmsKey
 from pydantic import BaseModel, ConfigDict, Field
+
+from mlinfra.components.gcp.kms import KmsKey
 
 LOG_COMPONENTS = ["SYSTEM_COMPONENTS", "WORKLOADS", "APISERVER", "SCHEDULER", "CONTROLLER_MANAGER"]
 METRIC_COMPONENTS = ["SYSTEM_COMPONENTS", "APISERVER", "SCHEDULER", "CONTROLLER_MANAGER", "STORAGE", "POD",

@@ -6,12 +6,13 @@ import hashlib
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import BaseModel, ConfigDict, Field
+
 from mlinfra.components.gcp import permissions
 from mlinfra.components.gcp.bigquery import BigQueryDataset
 from mlinfra.components.gcp.pubsub import PubSubTopic
 from mlinfra.components.gcp.storage import GcsBucket
 from mlinfra.stacks.config.access import BucketAccess, DatasetAccess, TopicAccess
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class NodeServiceAccountArgs(BaseModel):

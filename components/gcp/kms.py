@@ -12,8 +12,9 @@ from typing import Final, Literal
 
 import pulumi
 import pulumi_gcp as gcp
-from mlinfra.components.gcp import permissions
 from pydantic import BaseModel, ConfigDict, Field
+
+from mlinfra.components.gcp import permissions
 
 Purpose = Literal["storage", "pubsub", "bigquery", "gke-secrets", "disks"]
 PURPOSES: Final[tuple[Purpose, ...]] = ("storage", "pubsub", "bigquery", "gke-secrets", "disks")

@@ -6,9 +6,10 @@ from typing import Any, Final, Literal
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import BaseModel, ConfigDict, Field
+
 from mlinfra.components import accelerators as acc
 from mlinfra.components.gcp.kms import KmsKey
-from pydantic import BaseModel, ConfigDict, Field
 
 DISK_TYPES: Final[dict[str, str]] = {"standard": "pd-standard", "balanced": "pd-balanced", "ssd": "pd-ssd"}
 C2_SIZES: Final[tuple[int, ...]] = (4, 8, 16, 30, 60)

@@ -6,9 +6,10 @@ from typing import Any, Final, Literal
 
 import pulumi
 import pulumi_gcp as gcp
+from pydantic import BaseModel, ConfigDict, Field
+
 from mlinfra.components.gcp import permissions
 from mlinfra.components.gcp.kms import KmsKey
-from pydantic import BaseModel, ConfigDict, Field
 
 STORAGE_CLASS: Final[dict[str, str]] = {
     "standard": "STANDARD", "infrequent": "NEARLINE", "cold": "COLDLINE", "archive": "ARCHIVE",

@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+
 from mlinfra.components import accelerators as acc
 from mlinfra.components import provenance
 from mlinfra.components.gcp import names

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from mlinfra.stacks.config.base import Name, StrictModel
 from pydantic import Field
+
+from mlinfra.stacks.config.base import Name, StrictModel
 
 BucketAccess = Literal["read", "write", "admin"]
 DatasetAccess = Literal["read", "write", "admin"]

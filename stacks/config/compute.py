@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
+from pydantic import Field, model_validator
+
 from mlinfra.components import accelerators as acc
 from mlinfra.stacks.config.base import Name, StrictModel, raise_issues
-from pydantic import Field, model_validator
 
 Accelerator = Literal[
     "nvidia-t4", "nvidia-l4", "nvidia-a10g", "nvidia-a100-40gb", "nvidia-a100-80gb", "nvidia-h100-80gb",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from mlinfra.stacks.config.base import Loc, Name, StrictModel, duplicates, raise_issues
 from pydantic import Field, model_validator
+
+from mlinfra.stacks.config.base import Loc, Name, StrictModel, duplicates, raise_issues
 
 StorageClass = Literal["standard", "infrequent", "cold", "archive"]
 

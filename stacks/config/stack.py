@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
+from pydantic import Field, model_validator
+
 from mlinfra.components import accelerators as acc
 from mlinfra.stacks.config.access import IamConfig, Waiver
 from mlinfra.stacks.config.base import Loc, Name, StrictModel, duplicates, raise_issues
@@ -16,7 +18,6 @@ from mlinfra.stacks.config.compute import (
 )
 from mlinfra.stacks.config.data import EventsConfig, StorageConfig, WarehouseConfig
 from mlinfra.stacks.config.target import KmsConfig, NetworkConfig, ResidencyConfig, TargetConfig
-from pydantic import Field, model_validator
 
 Issues = list[tuple[Loc, str]]
 

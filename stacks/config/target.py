@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal, Self
 
+from pydantic import Field, model_validator
+
 from mlinfra.stacks import regions
 from mlinfra.stacks.config.base import Loc, Name, StrictModel, raise_issues
-from pydantic import Field, model_validator
 
 Cloud = Literal["gcp", "aws", "onprem"]
 
