@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-import pulumi_gcp as gcp
 
 from mlinfra.components import accelerators as acc
 from mlinfra.components import provenance
@@ -20,14 +19,13 @@ from mlinfra.components.gcp.bigquery import BigQueryDataset, BigQueryDatasetArgs
 from mlinfra.components.gcp.gke_cluster import AuthorizedNetworkArgs, GkeCluster, GkeClusterArgs
 from mlinfra.components.gcp.iam import NodeServiceAccount, NodeServiceAccountArgs, TeamIdentity, TeamIdentityArgs
 from mlinfra.components.gcp.kms import GcpKms, GcpKmsArgs, KmsKey, Purpose, kms_location
+from mlinfra.components.gcp.logging import AUDITED_SERVICES, ProjectLogging, ProjectLoggingArgs
 from mlinfra.components.gcp.network import GcpNetwork, GcpNetworkArgs, carve
 from mlinfra.components.gcp.node_pool import POOL_LABEL, AcceleratorArgs, GkeNodePool, GkeNodePoolArgs, TaintArgs
 from mlinfra.components.gcp.pubsub import PubSubTopic, PubSubTopicArgs, SubscriptionArgs
 from mlinfra.components.gcp.storage import GcsBucket, GcsBucketArgs, LifecycleRuleArgs, NotificationArgs
 from mlinfra.stacks import regions
 from mlinfra.stacks.config import StackConfig
-
-AUDITED_SERVICES = ("storage.googleapis.com", "bigquery.googleapis.com", "cloudkms.googleapis.com")
 
 
 def persistence_regions(config: StackConfig) -> list[str]:
@@ -216,17 +214,10 @@ def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
             out[f"teams.{team.name}.service_account"] = identity.email
 
     with provenance.source("monitoring"):
-        gcp.logging.ProjectBucketConfig(
-            f"{env}-default-logs", project=project, location="global", bucket_id="_Default",
-            retention_days=config.monitoring.log_retention_days, opts=opts(),
-        )
-        if config.monitoring.audit_logs:
-            for service in AUDITED_SERVICES:
-                gcp.projects.IAMAuditConfig(
-                    f"{env}-audit-{service.split('.')[0]}", project=project, service=service,
-                    audit_log_configs=[{"log_type": t} for t in ("ADMIN_READ", "DATA_READ", "DATA_WRITE")],
-                    opts=opts(),
-                )
+        ProjectLogging(f"{env}-logging", ProjectLoggingArgs(
+            project=project, retention_days=config.monitoring.log_retention_days,
+            audit_services=AUDITED_SERVICES if config.monitoring.audit_logs else (),
+        ), opts())
 
     for where, ring in keys.rings.items():
         for purpose, key_id in ring.key_ids.items():
