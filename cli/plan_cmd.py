@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlinfra.cli.common import EXIT_BAD_INPUT, fail, load_or_exit, write_output
+from mlinfra.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, fail, load_or_exit, write_output
 
 if TYPE_CHECKING:
     from mlinfra.stacks.offline import Plan
@@ -36,6 +37,11 @@ def plan(
         result = run_plan(config)
     except ValueError as exc:  # component-level input checks the schema cannot express
         fail(f"{file}: {exc}", EXIT_BAD_INPUT)
+    except Exception as exc:  # a bug, not bad input: say so plainly; MLINFRA_DEBUG=1 shows the traceback
+        if os.environ.get("MLINFRA_DEBUG"):
+            raise
+        fail(f"internal error while planning {file}: {type(exc).__name__}: {exc} (please report it; "
+             "MLINFRA_DEBUG=1 shows the traceback)", EXIT_FAILED)
     to_stdout = "-" in (json_out, graph)
     if json_out:
         write_output(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n", json_out)

@@ -137,3 +137,24 @@ def test_plan_unwritable_output_is_bad_input(tmp_path: Path) -> None:
 def test_plan_rejects_unbuildable_target() -> None:
     result = runner.invoke(app, ["plan", str(TEMPLATES / "onprem.yaml")])
     assert result.exit_code == 2 and "the onprem target is not available" in result.output
+
+
+def test_committed_schema_is_current() -> None:
+    committed = STACKS.parent / "docs" / "stack.schema.json"
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    stale = "docs/stack.schema.json is stale: run mlinfra schema -o docs/stack.schema.json"
+    assert committed.read_text() == result.stdout, stale
+
+
+def test_plan_internal_error_is_reported_without_traceback(monkeypatch) -> None:
+    import mlinfra.stacks.program as program
+
+    def broken(config):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(program, "plan", broken)
+    monkeypatch.delenv("MLINFRA_DEBUG", raising=False)
+    result = runner.invoke(app, ["plan", str(STACKS / "gcp-dev.yaml")])
+    assert result.exit_code == 1
+    assert "internal error while planning" in result.output and "RuntimeError: boom" in result.output
