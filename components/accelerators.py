@@ -56,10 +56,6 @@ GCP_GPU_MACHINES: Final[dict[str, dict[int, str]]] = {
 }
 # T4 attaches to N1 machines; the count is free within these values.
 GCP_T4_COUNTS: Final[tuple[int, ...]] = (1, 2, 4)
-GCP_MACHINE_PREFIX: Final[dict[str, str]] = {
-    "nvidia-t4": "n1-", "nvidia-l4": "g2-", "nvidia-a100-40gb": "a2-", "nvidia-a100-80gb": "a2-ultragpu",
-    "nvidia-h100-80gb": "a3-",
-}
 
 
 @dataclass(frozen=True)
@@ -177,8 +173,42 @@ def valid_counts(cloud: str, accelerator: str) -> tuple[int, ...]:
     return (1, 2, 4, 8)
 
 
-def gcp_gpu_machine_type(accelerator: str, count: int, vcpus: int) -> str:
-    """The GCP machine type for ``count`` GPUs of ``accelerator`` (T4 uses N1 sized by ``vcpus``)."""
+# GCP machine sizes (vCPUs) per family, from the machine-family documentation.
+N1_SIZES: Final[tuple[int, ...]] = (2, 4, 8, 16, 32, 64, 96)
+N2_SIZES: Final[tuple[int, ...]] = (2, 4, 8, 16, 32, 48, 64, 80, 96, 128)
+C2_SIZES: Final[tuple[int, ...]] = (4, 8, 16, 30, 60)
+N1_CLASS: Final[dict[str, str]] = {"general": "standard", "memory": "highmem", "compute": "highcpu"}
+T4_MAX_VCPUS_BELOW_4_GPUS: Final[int] = 48  # N1 hosts above 48 vCPUs need 4 T4s
+
+
+def gcp_machine_type(machine_class: str, vcpus: int, accelerator: str | None = None, count: int = 1,
+                     topology: str | None = None) -> str:
+    """The GCP machine type mlinfra chooses for a pool, or ``ValueError`` saying what to change.
+
+    CPU pools: general → n2-standard-N, memory → n2-highmem-N, compute → the smallest c2-standard with at
+    least N vCPUs. T4 pools: n1-{standard|highmem|highcpu}-N. L4/A100/H100: the accelerator-optimised
+    shape carrying ``count`` GPUs. TPUs: the slice's machine type.
+    """
+    if accelerator is None:
+        if machine_class == "compute":
+            size = next((c for c in C2_SIZES if c >= vcpus), None)
+            if size is None:
+                raise ValueError(f"the compute class offers at most {C2_SIZES[-1]} vCPUs on GCP (c2-standard-60)")
+            return f"c2-standard-{size}"
+        if vcpus not in N2_SIZES:
+            raise ValueError(f"n2 machines come with {', '.join(map(str, N2_SIZES))} vCPUs, not {vcpus}")
+        return f"n2-{'highmem' if machine_class == 'memory' else 'standard'}-{vcpus}"
+    if accelerator in GCP_TPUS:
+        return gcp_tpu_slice(accelerator, topology or "").machine_type
     if accelerator == "nvidia-t4":
-        return f"n1-standard-{max(vcpus, 4)}"
-    return GCP_GPU_MACHINES[accelerator][count]
+        if vcpus not in N1_SIZES:
+            raise ValueError(f"T4 hosts (n1) come with {', '.join(map(str, N1_SIZES))} vCPUs, not {vcpus}")
+        if vcpus > T4_MAX_VCPUS_BELOW_4_GPUS and count < 4:
+            raise ValueError(f"n1 hosts with more than {T4_MAX_VCPUS_BELOW_4_GPUS} vCPUs need 4 T4s")
+        return f"n1-{N1_CLASS[machine_class]}-{vcpus}"
+    shapes = GCP_GPU_MACHINES.get(accelerator)
+    if shapes is None:
+        raise ValueError(f"{accelerator} is not offered on GCP")
+    if count not in shapes:
+        raise ValueError(f"{accelerator} comes {', '.join(map(str, shapes))} per machine on GCP, not {count}")
+    return shapes[count]

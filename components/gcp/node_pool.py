@@ -12,16 +12,7 @@ from mlinfra.components import accelerators as acc
 from mlinfra.components.gcp.kms import KmsKey
 
 DISK_TYPES: Final[dict[str, str]] = {"standard": "pd-standard", "balanced": "pd-balanced", "ssd": "pd-ssd"}
-C2_SIZES: Final[tuple[int, ...]] = (4, 8, 16, 30, 60)
 POOL_LABEL: Final[str] = "mlinfra.io/pool"
-
-
-def cpu_machine_type(machine_class: str, vcpus: int) -> str:
-    """general → n2-standard-N, memory → n2-highmem-N, compute → the smallest c2 with ≥ N vCPUs (max c2-60)."""
-    if machine_class == "compute":
-        size = next((s for s in C2_SIZES if s >= vcpus), C2_SIZES[-1])
-        return f"c2-standard-{size}"
-    return f"n2-{'highmem' if machine_class == 'memory' else 'standard'}-{vcpus}"
 
 
 class TaintArgs(BaseModel):
@@ -132,12 +123,12 @@ class GkeNodePool(pulumi.ComponentResource):
                 warm = args.min_nodes // tpu.hosts
                 slices = [("" if k == 0 else f"-s{k}", tpu.hosts if k < warm else 0, tpu.hosts) for k in range(count)]
         elif a is not None:
-            machine = acc.gcp_gpu_machine_type(a.type, a.count, args.vcpus)
+            machine = args.machine_type or acc.gcp_machine_type(args.machine_class, args.vcpus, a.type, a.count)
             guest = [{"type": acc.GKE_GPU_TYPE[a.type], "count": a.count,
                       "gpu_driver_installation_config": {"gpu_driver_version": a.driver_version.upper()}}]
             taints.append({"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"})
         else:
-            machine = cpu_machine_type(args.machine_class, args.vcpus)
+            machine = args.machine_type or acc.gcp_machine_type(args.machine_class, args.vcpus)
         machine = args.machine_type or machine
         self.machine_type = machine
         if not slices:

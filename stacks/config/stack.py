@@ -124,6 +124,8 @@ class StackConfig(StrictModel):
                                "it under clusters[].system_pool"))
             a = pool.accelerator
             if a is None:
+                if cloud == "gcp":
+                    issues += self._check_gcp_machine(loc, pool)
                 continue
             if a.type not in acc.OFFERED[cloud]:
                 hint = acc.NEAREST.get((cloud, a.type), "")
@@ -135,17 +137,8 @@ class StackConfig(StrictModel):
                 if a.per_node not in counts:
                     issues.append(((*loc, "accelerator", "count"), f"{a.type} on {cloud} comes {a.per_node} per "
                                    f"node in no machine shape; use one of {', '.join(map(str, counts))}"))
-            if pool.machine_type and cloud == "gcp":
-                prefix = acc.GCP_MACHINE_PREFIX.get(a.type)
-                if a.is_tpu:
-                    expected = acc.gcp_tpu_slice(a.type, a.topology or "").machine_type if a.topology in \
-                        acc.GCP_TPUS[a.type].topologies else None
-                    if expected and pool.machine_type != expected:
-                        issues.append(((*loc, "machine_type"), f"{a.type} topology {a.topology} runs on "
-                                       f"{expected}, not {pool.machine_type}; remove 'machine_type'"))
-                elif prefix and not pool.machine_type.startswith(prefix):
-                    issues.append(((*loc, "machine_type"), f"{a.type} needs a {prefix}* machine on GCP, not "
-                                   f"{pool.machine_type}; remove 'machine_type' to let mlinfra choose"))
+            if cloud == "gcp":
+                issues += self._check_gcp_machine(loc, pool)
             if a.is_tpu and cloud == "gcp" and not self.target.zones:
                 issues.append(((*loc, "accelerator", "type"), "TPU slices live in one zone; set target.zones "
                                f"(e.g. ['{self.target.region}-a']) to a zone that offers {a.type}"))
@@ -155,6 +148,30 @@ class StackConfig(StrictModel):
                     issues.append(((*loc, "max_nodes"), f"a {a.topology} {a.type} slice spans {tpu.hosts} hosts; "
                                    f"min_nodes and max_nodes must be multiples of {tpu.hosts}"))
         return issues
+
+    @staticmethod
+    def _check_gcp_machine(loc: Loc, pool: NodePoolConfig) -> Issues:
+        """The machine mlinfra would choose exists, and an override fits the accelerator."""
+        a = pool.accelerator
+        try:
+            chosen = acc.gcp_machine_type(pool.machine_class, pool.vcpus, a.type if a else None,
+                                          a.per_node if a else 1, a.topology if a else None)
+        except ValueError as exc:
+            if pool.machine_type is None or (a is not None and a.type != "nvidia-t4"):
+                return [((*loc, "vcpus" if a is None or a.type == "nvidia-t4" else "accelerator"), str(exc))]
+            chosen = None
+        override = pool.machine_type
+        if override is None or a is None:
+            return []
+        if a.type == "nvidia-t4":
+            if not override.startswith("n1-"):
+                return [((*loc, "machine_type"), f"nvidia-t4 attaches to n1 machines on GCP, not {override}; "
+                         "remove 'machine_type' to let mlinfra choose")]
+            return []
+        if override != chosen:
+            return [((*loc, "machine_type"), f"{a.type} x{a.per_node} runs on {chosen} on GCP, not {override}; "
+                     "remove 'machine_type' to let mlinfra choose")]
+        return []
 
     def _check_residency(self) -> Issues:
         allowed = self.residency.allowed_regions
