@@ -51,7 +51,14 @@ def init(
         fail(f"{output} already exists; choose another path or pass --force", EXIT_BAD_INPUT)
     text = resources.files("mlinfra.stacks").joinpath("templates", f"{target.value}.yaml").read_text("utf-8")
     write_output(text, str(output))
-    typer.echo(f"wrote {output} ({target.value}); next: mlinfra validate {output}")
+    from mlinfra.stacks.program import BUILDABLE_TARGETS
+
+    if target.value in BUILDABLE_TARGETS:
+        typer.echo(f"wrote {output} ({target.value}); next: edit it, then mlinfra validate {output}")
+    else:
+        typer.echo(f"wrote {output} ({target.value}); note: this version plans and deploys "
+                   f"{', '.join(BUILDABLE_TARGETS)} only, so validate will say the {target.value} target is "
+                   "not available yet")
 
 
 @app.command()

@@ -53,6 +53,14 @@ GCP_MULTI_REGIONS: Final[dict[str, tuple[str, ...]]] = {
     "ASIA1": ("asia-northeast1", "asia-northeast2"),
 }
 
+GCP_DUAL_REGIONS: Final[tuple[str, ...]] = ("EUR4", "EUR5", "EUR7", "EUR8", "NAM4", "ASIA1")
+
+
+def is_gcp_location(location: str) -> bool:
+    """True for a GCP region, multi-region (EU, US, ASIA) or predefined dual-region (EUR4, ...)."""
+    return location.lower() in GCP_REGIONS or location.upper() in GCP_MULTI_REGIONS
+
+
 # Groups that are unions of other groups.
 GROUP_ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "europe": ("eu", "uk", "ch"),

@@ -134,6 +134,13 @@ GPU_POOL = {"name": "gpu", "accelerator": {"type": "nvidia-l4", "count": 1}, "ma
         ({"events": {"topics": [{"name": "t", "subscriptions": [
             {"name": "s", "min_backoff_seconds": 100, "max_backoff_seconds": 10}]}]}}, "must not exceed"),
         ({"serving": {"tls": "acme"}}, "needs 'acme_email'"),
+        ({"labels": {"Team": "ml"}}, "label keys must start with a lower-case letter"),
+        ({"labels": {"team": "ML Platform"}}, "label value 'ML Platform'"),
+        ({"network": {"authorized_networks": [{"name": "office", "cidr": "8.8.8.0/24"}]}}, "is a public range"),
+        ({"storage": {"buckets": [{"name": "b", "location": "EU+europe-west1"}]}}, "unknown GCP location"),
+        ({"warehouse": {"datasets": [{"name": "d", "location": "europe-wst4"}]}}, "unknown GCP location"),
+        ({"storage": {"buckets": [{"name": "b", "retention_days": 30, "versioning": True}]}},
+         "cannot combine a retention policy"),
     ],
 )
 def test_cross_field_rules_reject(minimal: dict[str, Any], sections: dict[str, Any], expected: str) -> None:
@@ -154,6 +161,15 @@ def test_cross_field_rules_reject(minimal: dict[str, Any], sections: dict[str, A
         {"clusters": [{"name": "a", "role": "training"}, {"name": "b", "role": "serving"}],
          "node_pools": [{**GPU_POOL, "cluster": "a"}]},
         {"environment": "prod", "residency": {"allowed_regions": ["europe"]}},
+        {"labels": {"cost-center": "ml_platform-1"}},
+        {"network": {"authorized_networks": [{"name": "vpn", "cidr": "10.200.0.0/24"}]}},
+        {"clusters": [{"name": "main", "private_endpoint": False}],
+         "network": {"authorized_networks": [{"name": "office", "cidr": "8.8.8.0/24"}]}},
+        {"storage": {"buckets": [{"name": "b", "retention_days": 30}]}},
+        {"storage": {"buckets": [{"name": "b", "location": "EUR4"}]},
+         "warehouse": {"datasets": [{"name": "d", "location": "EU"}]}},
+        {"target": {"cloud": "aws", "region": "eu-west-1"},
+         "storage": {"buckets": [{"name": "b", "retention_days": 30, "versioning": True}]}},
     ],
 )
 def test_cross_field_rules_accept(minimal: dict[str, Any], sections: dict[str, Any]) -> None:

@@ -254,3 +254,8 @@ class MonitoringConfig(StrictModel):
     audit_logs: bool = Field(
         default=True, description="Data-access audit logs for storage, warehouse and KMS. Default: on."
     )
+    project_settings: bool = Field(
+        default=True,
+        description="Own the project/account-wide settings: default log retention and audit log configs. "
+        "Default: on; turn off for all but one environment when several share a GCP project.",
+    )

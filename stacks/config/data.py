@@ -67,7 +67,11 @@ class BucketConfig(StrictModel):
         "Checked against residency: every member region must be allowed.",
     )
     storage_class: StorageClass = Field(default="standard", description="Default storage class. Default: standard.")
-    versioning: bool = Field(default=True, description="Keep overwritten and deleted versions. Default: on.")
+    versioning: bool | None = Field(
+        default=None,
+        description="Keep overwritten and deleted versions. Default: on; on GCP off when 'retention_days' is set "
+        "(a GCS retention policy and Object Versioning exclude each other; the policy then protects objects).",
+    )
     lifecycle: list[LifecycleRule] = Field(
         default_factory=list, description="Age-based delete/transition rules. Default: none."
     )

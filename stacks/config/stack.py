@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
 from mlinfra.components import accelerators as acc
+from mlinfra.stacks import regions
 from mlinfra.stacks.config.access import IamConfig, Waiver
 from mlinfra.stacks.config.base import Loc, Name, StrictModel, duplicates, raise_issues
 from mlinfra.stacks.config.compute import (
@@ -91,6 +93,10 @@ class StackConfig(StrictModel):
         issues += self._check_references()
         issues += self._check_quotas()
         issues += self._check_prod()
+        issues += self._check_labels()
+        issues += self._check_network_access()
+        if self.target.cloud == "gcp":
+            issues += self._check_gcp_storage()
         raise_issues(issues)
         return self
 
@@ -236,6 +242,45 @@ class StackConfig(StrictModel):
                     break
         return issues
 
+    def _check_labels(self) -> Issues:
+        """Labels must be valid on every target: GCP's rules are the strictest (AWS tags accept them)."""
+        issues: Issues = []
+        for key, value in self.labels.items():
+            if not _LABEL_KEY.match(key):
+                issues.append((("labels", key), "label keys must start with a lower-case letter and use only "
+                               "lower-case letters, digits, '_' and '-' (max 63)"))
+            if not _LABEL_VALUE.match(value):
+                issues.append((("labels", key), f"label value {value!r} may use only lower-case letters, "
+                               "digits, '_' and '-' (max 63)"))
+        return issues
+
+    def _check_network_access(self) -> Issues:
+        """A private control plane can only admit private address ranges."""
+        if not any(c.private_endpoint for c in self.clusters):
+            return []
+        return [
+            (("network", "authorized_networks", i, "cidr"), f"{n.cidr} is a public range, but the control plane "
+             "has only a private endpoint; use a private (VPN/interconnect) range or set private_endpoint: false")
+            for i, n in enumerate(self.network.authorized_networks) if not n.cidr.is_private
+        ]
+
+    def _check_gcp_storage(self) -> Issues:
+        """GCS specifics: known locations; retention policies exclude Object Versioning."""
+        issues: Issues = []
+        for section, items in (("storage", self.storage.buckets), ("warehouse", self.warehouse.datasets)):
+            field = "buckets" if section == "storage" else "datasets"
+            for i, item in enumerate(items):
+                if item.location and not regions.is_gcp_location(item.location):
+                    issues.append(((section, field, i, "location"), f"unknown GCP location {item.location!r}; "
+                                   "use a region, a multi-region (EU, US, ASIA) or a predefined dual-region "
+                                   f"({', '.join(regions.GCP_DUAL_REGIONS)})"))
+        for i, bucket in enumerate(self.storage.buckets):
+            if bucket.retention_days and bucket.versioning:
+                issues.append((("storage", "buckets", i, "versioning"), "GCS cannot combine a retention policy "
+                               "with Object Versioning; remove 'versioning' (the retention policy protects "
+                               "objects) or 'retention_days'"))
+        return issues
+
     def _check_prod(self) -> Issues:
         if self.environment != "prod":
             return []
@@ -251,6 +296,10 @@ class StackConfig(StrictModel):
             if ds.delete_contents_on_destroy:
                 issues.append((("warehouse", "datasets", i, "delete_contents_on_destroy"), "not allowed in prod"))
         return issues
+
+
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 
 
 def _known(names: set[str]) -> str:
