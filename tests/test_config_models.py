@@ -200,3 +200,14 @@ def test_quota_capacity_counts_hosts_times_chips_per_host(minimal: dict[str, Any
     assert cfg.node_pools[0].capacity == 16
     data["training"]["queues"][0]["tpu_chips"] = 17
     assert "has at most 16" in _error(data)
+
+
+def test_config_reference_doc_is_current() -> None:
+    from pathlib import Path
+
+    from mlinfra.stacks.reference import config_reference
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "config-reference.md"
+    stale = "docs/config-reference.md is stale: python -m mlinfra.stacks.reference > docs/config-reference.md"
+    assert doc.read_text() == config_reference() + "\n", stale
+    assert "## `storage.buckets[]` — BucketConfig" in doc.read_text()
