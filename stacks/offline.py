@@ -11,7 +11,7 @@ import contextvars
 import gc
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -38,13 +38,14 @@ class PlannedResource:
     inputs: Mapping[str, Any]
     config_path: str
     protect: bool = False
+    dependencies: tuple[str, ...] = ()  # engine-style URNs it waits for (depends_on and input references), sorted
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of this resource."""
         return {
             "urn": self.urn, "type": self.type, "name": self.name, "custom": self.custom,
             "parent": self.parent, "provider": self.provider, "config_path": self.config_path,
-            "protect": self.protect, "inputs": _jsonable(self.inputs),
+            "protect": self.protect, "dependencies": list(self.dependencies), "inputs": _jsonable(self.inputs),
         }
 
 
@@ -107,6 +108,7 @@ class _Recorder(pulumi_mocks.Mocks):
         self.stack = stack
         self.local = threading.local()
         self.paths: dict[tuple[str, str], str] = {}
+        self.origins: dict[tuple[str, str], list[str]] = {}  # every config path that made a (type, name)
         self.invokes: list[str] = []
         self.sequence: dict[tuple[str, str], int] = {}
         self.provider_inputs: dict[str, Any] = {}  # provider resource id -> its inputs (project, region)
@@ -132,6 +134,7 @@ class _Recorder(pulumi_mocks.Mocks):
         # Runs synchronously in each resource's constructor: the program's own, deterministic order.
         self.sequence.setdefault((args.type_, args.name), len(self.sequence))
         path = provenance.current()
+        self.origins.setdefault((args.type_, args.name), []).append(path or "the program")
         if path:
             self.paths[(args.type_, args.name)] = path
         return None
@@ -144,7 +147,7 @@ class _Monitor(pulumi_mocks.MockMonitor):
         super().__init__(recorder)
         self.recorder = recorder
         self.lock = threading.Lock()
-        self.order: list[tuple[str, str, str, bool, str, str, Any, bool]] = []
+        self.order: list[tuple[str, str, str, bool, str, str, Any, bool, tuple[str, ...]]] = []
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -156,7 +159,8 @@ class _Monitor(pulumi_mocks.MockMonitor):
         self.recorder.local.inputs = None
         with self.lock:
             self.order.append((response.urn, request.type, request.name, bool(request.custom),
-                               request.parent, request.provider, inputs, bool(request.protect)))
+                               request.parent, request.provider, inputs, bool(request.protect),
+                               tuple(request.dependencies)))
         return response
 
 
@@ -197,24 +201,35 @@ def _run(program: Callable[[], None], project: str, stack: str) -> Plan:
 
 
 def _assemble(project: str, stack: str, monitor: _Monitor, recorder: _Recorder, outputs: dict[str, Any]) -> Plan:
-    """Rebuild URNs the way the engine writes them (the stack does not qualify its children's types)."""
+    """Rebuild URNs the way the engine writes them (the stack does not qualify its children's types).
+
+    Raises ``ValueError`` for a URN registered twice: the engine refuses such a program too.
+    """
     real: dict[str, tuple[str, str]] = {}  # mock urn -> (engine urn, qualified type)
     paths: dict[str, str] = {}
-    resources: list[PlannedResource] = []
+    seen: set[str] = set()
+    entries: list[tuple[PlannedResource, tuple[str, ...]]] = []
     registered = sorted(monitor.order, key=lambda entry: recorder.sequence.get((entry[1], entry[2]), 1 << 30))
-    for mock_urn, type_, name, custom, parent, provider, inputs, protect in registered:
+    for mock_urn, type_, name, custom, parent, provider, inputs, protect, deps in registered:
         parent_entry = real.get(parent) if parent else None
         qualified = f"{parent_entry[1]}${type_}" if parent_entry else type_
         urn = f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
-        real[mock_urn] = (urn, qualified)
         parent_urn = parent_entry[0] if parent_entry else None
         path = recorder.paths.get((type_, name)) or (paths.get(parent_urn, "") if parent_urn else "")
+        if urn in seen:
+            made_by = " and ".join(repr(p) for p in recorder.origins.get((type_, name), []))
+            raise ValueError(f"duplicate resource URN {urn}: registered more than once (made by {made_by}); "
+                             "logical names must be unique per type and parent type")
+        seen.add(urn)
+        real[mock_urn] = (urn, qualified)
         paths[urn] = path
-        resources.append(PlannedResource(
+        entries.append((PlannedResource(
             urn=urn, type=type_, name=name, custom=custom, parent=parent_urn,
             provider=_provider_ref(provider, real), inputs=inputs or {}, config_path=path,
             protect=protect,
-        ))
+        ), deps))
+    resources = [replace(res, dependencies=tuple(sorted({real[d][0] if d in real else d for d in deps})))
+                 for res, deps in entries]
     return Plan(project=project, stack=stack, resources=resources, outputs=outputs,
                 invokes=sorted(set(recorder.invokes)))
 

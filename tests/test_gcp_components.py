@@ -127,7 +127,8 @@ def test_buckets_are_cmek_private_uniform_and_versioned():
         assert i["uniformBucketLevelAccess"] is True
         assert i["publicAccessPrevention"] == "enforced"
         assert i["encryption"]["defaultKmsKeyName"].endswith("/cryptoKeys/storage")
-        assert i["versioning"] == {"enabled": True}
+        # GCS refuses versioning with a retention policy: the retained bucket ('raw') is protected by the policy
+        assert i["versioning"] == {"enabled": "retentionPolicy" not in i}, b.name
         assert i["forceDestroy"] is False
         assert i["location"] == "EUROPE-WEST4"
         assert len(i["name"]) <= 63 and i["name"].startswith("acme-ml-dev-ml-dev-")
@@ -143,13 +144,25 @@ def test_bucket_lifecycle_retention_and_notifications():
     assert purge["condition"]["withState"] == "ARCHIVED"
     assert purge["condition"]["daysSinceNoncurrentTime"] == 7
     assert purge["condition"]["matchesPrefixes"] == ["tmp/"]
-    assert raw["retentionPolicy"] == {"retentionPeriod": 10 * 86400, "isLocked": False}
+    assert raw["retentionPolicy"] == {"retentionPeriod": str(10 * 86400), "isLocked": False}  # SDK: Input[str]
+    assert raw["versioning"] == {"enabled": False}
     note = one(plan, "gcp:storage/notification:Notification", "ml-dev-raw-raw-events-notification").inputs
     assert note["payloadFormat"] == "JSON_API_V1"
     assert note["eventTypes"] == ["OBJECT_FINALIZE", "OBJECT_DELETE"]
     assert note["objectNamePrefix"] == "in/"
     agent = one(plan, "gcp:pubsub/topicIAMMember:TopicIAMMember", "ml-dev-raw-raw-events-agent-publish").inputs
     assert agent["role"] == "roles/pubsub.publisher" and "gs-project-accounts" in agent["member"]
+
+
+def test_bucket_args_refuse_versioning_with_retention():
+    from mlinfra.components.gcp.kms import KmsKey
+    from mlinfra.components.gcp.storage import GcsBucketArgs
+
+    base = {"project": "p", "bucket_name": "b", "location": "EU", "key": KmsKey(None, "storage", "k")}  # type: ignore[arg-type]
+    assert GcsBucketArgs(**base, retention_days=3, versioning=False).retention_days == 3
+    assert GcsBucketArgs(**base).versioning is True
+    with pytest.raises(ValueError, match="set versioning=False"):
+        GcsBucketArgs(**base, retention_days=3)
 
 
 def test_bucket_names_are_shortened_deterministically():
@@ -165,7 +178,10 @@ def test_bucket_names_are_shortened_deterministically():
 def test_topics_cmek_and_stored_only_in_allowed_regions():
     plan = dev_plan()
     topics = plan.of_type(TOPIC)
-    assert {t.name for t in topics} == {"ml-dev-raw-events-topic", "ml-dev-raw-events-dead-letter"}
+    assert {t.name: t.inputs["name"] for t in topics} == {
+        "ml-dev-raw-events-topic": "ml-dev-raw-events",
+        "ml-dev-raw-events.dead-letter": "ml-dev-raw-events.dead-letter",
+    }
     for t in topics:
         policy = t.inputs["messageStoragePolicy"]
         assert policy["enforceInTransit"] is True
@@ -182,19 +198,36 @@ def test_subscriptions_never_expire_and_dead_letter_with_agent_iam():
     assert ingest["retryPolicy"] == {"minimumBackoff": "10s", "maximumBackoff": "600s"}
     assert ingest["deadLetterPolicy"]["maxDeliveryAttempts"] == 5
     assert "deadLetterPolicy" not in one(plan, SUB, "ml-dev-raw-events-audit").inputs
-    one(plan, SUB, "ml-dev-raw-events-dead-letter-sub")  # dead letters are retained
-    pub = one(plan, "gcp:pubsub/topicIAMMember:TopicIAMMember", "ml-dev-raw-events-dead-letter-agent-publish")
+    dead = one(plan, SUB, "ml-dev-raw-events.dead-letter-sub").inputs  # dead letters are retained
+    assert dead["name"] == "ml-dev-raw-events.dead-letter"
+    assert dead["topic"] == "projects/acme-ml-dev/topics/ml-dev-raw-events.dead-letter"
+    assert dead["messageRetentionDuration"] == f"{7 * 86400}s" and dead["expirationPolicy"] == {"ttl": ""}
+    assert ingest["deadLetterPolicy"]["deadLetterTopic"] == dead["topic"]
+    pub = one(plan, "gcp:pubsub/topicIAMMember:TopicIAMMember", "ml-dev-raw-events.dead-letter.agent-publish")
     assert pub.inputs["member"].endswith("@gcp-sa-pubsub.iam.gserviceaccount.com")
     sub = one(plan, "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember",
-              "ml-dev-raw-events-ingest-agent-subscribe")
+              "ml-dev-raw-events-ingest.pubsub-agent.subscribe")
     assert sub.inputs["role"] == "roles/pubsub.subscriber"
+    assert sub.inputs["member"].endswith("@gcp-sa-pubsub.iam.gserviceaccount.com")
 
 
-def test_unrestricted_residency_keeps_messages_in_the_target_region():
+def test_unrestricted_residency_keeps_messages_in_the_target_region_without_transit_enforcement():
     raw = copy.deepcopy(BASE)
     raw["residency"] = {"allowed_regions": []}
-    topic = one(plan_of(raw), TOPIC, "ml-dev-raw-events-topic")
-    assert topic.inputs["messageStoragePolicy"]["allowedPersistenceRegions"] == ["europe-west4"]
+    plan = plan_of(raw)
+    for name in ("ml-dev-raw-events-topic", "ml-dev-raw-events.dead-letter"):
+        # storage stays in the target region; clients on the global endpoint still work (no residency declared)
+        assert one(plan, TOPIC, name).inputs["messageStoragePolicy"] == {
+            "allowedPersistenceRegions": ["europe-west4"], "enforceInTransit": False}
+
+
+def test_declared_residency_enforces_regions_in_transit():
+    for name in ("ml-dev-raw-events-topic", "ml-dev-raw-events.dead-letter"):
+        policy = one(dev_plan(), TOPIC, name).inputs["messageStoragePolicy"]
+        assert policy["enforceInTransit"] is True
+        assert policy["allowedPersistenceRegions"] == sorted(policy["allowedPersistenceRegions"])
+        assert "europe-west4" in policy["allowedPersistenceRegions"] and "us-central1" not in policy[
+            "allowedPersistenceRegions"]
 
 
 # ----- bigquery ----------------------------------------------------------------------------------------
@@ -253,6 +286,37 @@ def test_cluster_is_private_hardened_and_encrypted():
     assert c["deletionProtection"] is False  # dev
     assert c["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
     assert "compute@developer" not in c["nodeConfig"]["serviceAccount"]
+    assert c["enableIntranodeVisibility"] is True
+    assert c["nodePoolDefaults"] == {"nodeConfigDefaults": {"insecureKubeletReadonlyPortEnabled": "FALSE"}}
+    assert c["binaryAuthorization"] == {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
+    assert c["releaseChannel"] == {"channel": "REGULAR"}
+    assert "minMasterVersion" not in c  # no kubernetes_version: the channel's default
+    assert c["loggingConfig"] == {"enableComponents": ["SYSTEM_COMPONENTS", "WORKLOADS", "APISERVER", "SCHEDULER",
+                                                       "CONTROLLER_MANAGER"]}
+    # the transient default pool: CMEK boot disks, environment labels, and it waits for the disks key grant
+    assert c["nodeConfig"]["bootDiskKmsKey"].endswith("/keyRings/ml-dev-kms/cryptoKeys/disks")
+    assert c["nodeConfig"]["resourceLabels"] == {"mlinfra-environment": "ml-dev", "mlinfra-tier": "dev",
+                                                 "managed-by": "mlinfra"}
+    assert one(plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "ml-dev-kms-disks-agent").urn \
+        in cluster.dependencies
+    assert one(plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "ml-dev-kms-gke-secrets-agent").urn \
+        in cluster.dependencies
+
+
+def test_cluster_deletion_protection_follows_data_protection():
+    raw = copy.deepcopy(BASE)
+    raw["protect_data"] = True  # a protected dev environment
+    assert one(plan_of(raw), CLUSTER, "ml-dev-main-cluster").inputs["deletionProtection"] is True
+    raw["clusters"] = [{"name": "main", "deletion_protection": False}]  # the cluster's own setting wins
+    assert one(plan_of(raw), CLUSTER, "ml-dev-main-cluster").inputs["deletionProtection"] is False
+
+
+def test_monitoring_off_turns_managed_prometheus_and_gpu_metrics_off():
+    raw = copy.deepcopy(BASE)
+    raw["monitoring"] = {"enabled": False}
+    monitoring = one(plan_of(raw), CLUSTER, "ml-dev-main-cluster").inputs["monitoringConfig"]
+    assert monitoring["managedPrometheus"] == {"enabled": False}
+    assert "DCGM" not in monitoring["enableComponents"]
 
 
 def test_split_clusters_put_pools_on_the_right_cluster():
@@ -279,6 +343,9 @@ def test_node_pools_are_shielded_and_never_use_the_default_service_account():
         assert nc["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
         assert nc["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
         assert nc["bootDiskKmsKey"].endswith("/cryptoKeys/disks")
+        assert nc["kubeletConfig"] == {"insecureKubeletReadonlyPortEnabled": "FALSE"}
+        assert nc["resourceLabels"] == {"mlinfra-environment": "ml-dev", "mlinfra-tier": "dev", "managed-by": "mlinfra"}
+        assert nc["metadata"] == {"disable-legacy-endpoints": "true"}
         assert pool.inputs["management"] == {"autoRepair": True, "autoUpgrade": True}
     roles = {r.inputs["role"] for r in plan.of_type("gcp:projects/iAMMember:IAMMember")
              if r.inputs["member"].startswith(f"serviceAccount:{sa}@")}
@@ -347,6 +414,7 @@ def test_team_grants_are_scoped_to_named_resources_only():
     assert ds.inputs["datasetId"] == "ml_dev_features" and ds.inputs["role"] == "roles/bigquery.dataViewer"
     subs = {r.inputs["subscription"] for r in by_type["gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember"]}
     assert subs == {"ml-dev-ingest", "ml-dev-audit"}
+    assert sa == "ml-dev-vision-team"
     wi = one(plan, "gcp:serviceaccount/iAMMember:IAMMember", "ml-dev-vision-workload-identity").inputs
     assert wi == {**wi, "role": "roles/iam.workloadIdentityUser",
                   "member": "serviceAccount:acme-ml-dev.svc.id.goog[vision/vision-workload]"}
@@ -399,6 +467,16 @@ def test_audit_logs_and_log_retention():
     assert logs["bucketId"] == "_Default" and logs["retentionDays"] == 30
 
 
+def test_project_settings_off_leaves_project_logging_to_another_environment():
+    raw = copy.deepcopy(BASE)
+    raw["monitoring"] = {"project_settings": False}
+    plan = plan_of(raw)
+    assert not [r for r in plan.resources if r.type in {
+        "mlinfra:gcp:ProjectLogging", "gcp:logging/projectBucketConfig:ProjectBucketConfig",
+        "gcp:projects/iAMAuditConfig:IAMAuditConfig"}]
+    assert plan.of_type(CLUSTER)  # the rest of the environment is unchanged
+
+
 # ----- style contract ----------------------------------------------------------------------------------
 def _gcp_modules() -> list[Any]:
     return [importlib.import_module(f"mlinfra.components.gcp.{m.name}") for m in pkgutil.iter_modules(gcp_pkg.__path__)]
@@ -428,9 +506,88 @@ def test_every_args_field_is_documented():
             assert info.description, f"{model.__name__}.{field} has no description"
 
 
+# ----- project APIs -----------------------------------------------------------------------------------
+SERVICE = "gcp:projects/service:Service"
+
+
+def test_project_apis_are_enabled_first_and_never_disabled():
+    plan = dev_plan()
+    services = plan.of_type(SERVICE)
+    assert {s.inputs["service"] for s in services} >= {
+        "compute.googleapis.com", "container.googleapis.com", "cloudkms.googleapis.com", "pubsub.googleapis.com",
+        "bigquery.googleapis.com", "storage.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com",
+        "logging.googleapis.com", "monitoring.googleapis.com", "binaryauthorization.googleapis.com",
+        "cloudresourcemanager.googleapis.com", "serviceusage.googleapis.com"}
+    for s in services:
+        assert s.inputs["disableOnDestroy"] is False and s.inputs["disableDependentServices"] is False
+        assert s.inputs["project"] == "acme-ml-dev" and s.config_path == "target"
+    first_custom = next(r for r in plan.resources if r.custom and r.type.startswith("gcp:"))
+    assert first_custom.type == SERVICE
+
+
+@pytest.mark.parametrize("which", ["dev", "prod"])
+def test_every_other_resource_waits_for_every_api(which: str):
+    plan = dev_plan() if which == "dev" else prod_plan()
+    apis = {s.urn for s in plan.of_type(SERVICE)}
+    waiting = [r for r in plan.resources if r.custom and r.type.startswith("gcp:") and r.type != SERVICE]
+    assert len(waiting) > 50
+    for r in waiting:
+        assert apis <= set(r.dependencies), f"{r.name} does not wait for the project's APIs"
+    # components too (the transformation reaches them), but never the API component itself
+    assert apis <= set(one(plan, "mlinfra:gcp:GcpNetwork", f"ml-{which}-network").dependencies)
+    assert not set(one(plan, "mlinfra:gcp:ProjectServices", f"ml-{which}-services").dependencies)
+
+
 # ----- example environments ----------------------------------------------------------------------------
 @pytest.mark.parametrize("file", ["gcp-dev.yaml", "gcp-prod.yaml"])
 def test_example_environments_validate_and_plan(file: str):
     raw = yaml.safe_load((STACKS / file).read_text())
     plan = prod_plan() if file == "gcp-prod.yaml" else plan_of(raw)
-    assert plan.of_type(CLUSTER) and plan.of_type(BUCKET)
+    env = raw["name"]
+    project = raw["target"]["project"]
+    prod = file == "gcp-prod.yaml"
+    buckets = {r.inputs["name"]: r.inputs for r in plan.of_type(BUCKET)}
+    assert set(buckets) == {f"{project}-{env}-{b['name']}" for b in raw["storage"]["buckets"]}
+    clusters = {r.inputs["name"]: r.inputs for r in plan.of_type(CLUSTER)}
+    assert set(clusters) == {f"{env}-{c['name']}" for c in raw["clusters"]}
+    assert all(c["deletionProtection"] is prod for c in clusters.values())
+    pools = {r.name: r.inputs["nodeConfig"]["machineType"] for r in plan.of_type(POOL)}
+    topics = {r.inputs["name"] for r in plan.of_type(TOPIC)}
+    datasets = {r.inputs["datasetId"] for r in plan.of_type(DATASET)}
+    accounts = {r.inputs["accountId"] for r in plan.of_type("gcp:serviceaccount/account:Account")}
+    if not prod:
+        assert pools == {"ml-dev-main-system": "e2-standard-4", "ml-dev-main-cpu": "n2-standard-8",
+                         "ml-dev-main-l4-spot": "g2-standard-8"}
+        assert buckets["acme-ml-dev-ml-dev-raw"]["forceDestroy"] is True
+        assert buckets["acme-ml-dev-ml-dev-raw"]["versioning"] == {"enabled": True}
+        assert topics == {"ml-dev-raw-events", "ml-dev-raw-events.dead-letter"}
+        assert datasets == {"ml_dev_features"}
+        assert accounts == {"ml-dev-main-nodes", "ml-dev-vision-team", "ml-dev-nlp-team"}
+        assert clusters["ml-dev-main"]["releaseChannel"] == {"channel": "REGULAR"}
+        assert not any(r.protect for r in plan.resources)
+    else:
+        assert pools == {
+            "ml-prod-train-system": "e2-standard-8", "ml-prod-serve-system": "e2-standard-4",
+            "ml-prod-train-a100": "a2-ultragpu-8g", "ml-prod-train-tpu-v5e-2x4": "ct5lp-hightpu-8t",
+            "ml-prod-train-tpu-v5e-4x4": "ct5lp-hightpu-4t", "ml-prod-serve-l4": "g2-standard-8",
+            "ml-prod-serve-cpu": "c2-standard-8"}
+        raw_bucket = buckets["acme-ml-prod-ml-prod-raw"]
+        assert raw_bucket["retentionPolicy"] == {"retentionPeriod": str(30 * 86400), "isLocked": False}
+        assert raw_bucket["versioning"] == {"enabled": False}
+        assert buckets["acme-ml-prod-ml-prod-models"]["versioning"] == {"enabled": True}
+        assert topics == {"ml-prod-raw-events", "ml-prod-raw-events.dead-letter", "ml-prod-model-releases",
+                          "ml-prod-model-releases.dead-letter"}
+        assert datasets == {"ml_prod_features", "ml_prod_evaluations"}
+        assert accounts == {"ml-prod-train-nodes", "ml-prod-serve-nodes", "ml-prod-vision-team",
+                            "ml-prod-nlp-team", "ml-prod-serving-team"}
+        for c in clusters.values():
+            assert c["releaseChannel"] == {"channel": "STABLE"}
+            assert c["minMasterVersion"] == "1.31"
+            assert c["nodeConfig"]["resourceLabels"]["cost-center"] == "ml-platform"
+        assert clusters["ml-prod-train"]["maintenancePolicy"] == {
+            "dailyMaintenanceWindow": {"startTime": "02:00"}}
+        a100 = one(plan, POOL, "ml-prod-train-a100").inputs["nodeConfig"]
+        assert a100["guestAccelerators"][0]["type"] == "nvidia-a100-80gb" and a100["guestAccelerators"][0][
+            "count"] == 8
+        assert a100["diskType"] == "pd-ssd" and a100["diskSizeGb"] == 500
+        assert one(plan, KEY, "ml-prod-kms-storage").inputs["versionTemplate"]["protectionLevel"] == "HSM"

@@ -54,6 +54,19 @@ class GkeClusterArgs(BaseModel):
         default=None, description="GKE agent's key grant the cluster waits for. Default: none."
     )
     node_service_account: Any = Field(description="E-mail (Input[str]) of the dedicated node SA. Required.")
+    boot_disk_key: KmsKey | None = Field(
+        default=None,
+        description="The disks key encrypting the transient default pool's boot disks. Default: none "
+        "(Google-managed); the GCP target always passes its disks key.",
+    )
+    boot_disk_key_grant: Any = Field(
+        default=None, description="Compute agent's grant on the disks key; the cluster waits for it. Default: none."
+    )
+    node_resource_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="GCP labels on the transient default pool's VMs and disks. Default: none; the GCP target "
+        "passes the environment labels.",
+    )
     managed_prometheus: bool = Field(default=True, description="Google Managed Prometheus. Default: on.")
     gpu_metrics: bool = Field(default=False, description="Managed DCGM GPU metrics (needs GMP). Default: off.")
     binary_authorization: bool = Field(
@@ -82,10 +95,13 @@ class GkeCluster(pulumi.ComponentResource):
     Secure defaults: private nodes, private endpoint (unless turned off) with global access, control
     plane reachable only from the VPC node range and listed networks (never Google's public ranges);
     Workload Identity; Kubernetes secrets encrypted with the gke-secrets key; Dataplane V2 (network policy
-    enforced); shielded nodes; legacy ABAC and client certificates off; Binary Authorization with the
-    project policy; security posture and vulnerability scanning; system and workload logs; managed
-    Prometheus; GKE deletion protection; the default node pool removed (pools are separate components)
-    and even its transient nodes run as the dedicated node service account.
+    enforced); intranode visibility (same-node pod traffic goes through the VPC, so flow logs and firewall
+    rules see it); the kubelet read-only port (10255, unauthenticated) off for every pool; shielded nodes;
+    legacy ABAC and client certificates off; Binary Authorization with the project policy; security
+    posture and vulnerability scanning; system and workload logs; managed Prometheus; GKE deletion
+    protection; the default node pool removed (pools are separate components) and even its transient
+    nodes run as the dedicated node service account, on boot disks encrypted with the disks key,
+    carrying the environment labels.
     Outputs: ``cluster_name``, ``endpoint``, ``kubeconfig`` (secret), ``node_service_account``.
     """
 
@@ -126,6 +142,8 @@ class GkeCluster(pulumi.ComponentResource):
             datapath_provider="ADVANCED_DATAPATH",
             database_encryption={"state": "ENCRYPTED", "key_name": args.secrets_key.id},
             enable_shielded_nodes=True,
+            enable_intranode_visibility=True,
+            node_pool_defaults={"node_config_defaults": {"insecure_kubelet_readonly_port_enabled": "FALSE"}},
             enable_legacy_abac=False,
             master_auth={"client_certificate_config": {"issue_client_certificate": False}},
             binary_authorization={"evaluation_mode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
@@ -144,10 +162,12 @@ class GkeCluster(pulumi.ComponentResource):
                 "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
                 "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
                 "workload_metadata_config": {"mode": "GKE_METADATA"},
+                "boot_disk_kms_key": args.boot_disk_key.id if args.boot_disk_key is not None else None,
+                "resource_labels": args.node_resource_labels or None,
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[args.secrets_key_grant] if args.secrets_key_grant is not None else None,
+                depends_on=[g for g in (args.secrets_key_grant, args.boot_disk_key_grant) if g is not None] or None,
             ),
         )
         self.cluster = cluster

@@ -8,7 +8,7 @@ Compute Engine), on that key only. Callers get keys by purpose and grant their u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import pulumi
 import pulumi_gcp as gcp
@@ -73,6 +73,11 @@ class GcpKmsArgs(BaseModel):
         default=30, ge=1, le=120, description="Days a destroyed key version stays recoverable. Default: 30."
     )
     protect: bool = Field(default=False, description="Pulumi-protect the key ring and keys. Default: off.")
+    apis: Any = Field(
+        default=None,
+        description="Resources (the enabled APIs) the service-agent lookups wait for; resources wait through "
+        "their options. Default: none.",
+    )
 
 
 class KmsKey:
@@ -114,7 +119,7 @@ class GcpKms(pulumi.ComponentResource):
     def __init__(self, name: str, args: GcpKmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlinfra:gcp:GcpKms", name, None, opts)
         self.name = name
-        invoke = pulumi.InvokeOutputOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self, depends_on=args.apis)
         project = gcp.organizations.get_project_output(project_id=args.project, opts=invoke)
         number = project.number
         self.agents = ServiceAgents(

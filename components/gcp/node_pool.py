@@ -78,6 +78,11 @@ class GkeNodePoolArgs(BaseModel):
         default_factory=list, description="Extra taints; the accelerator taint is always added. Default: none."
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Extra Kubernetes node labels. Default: none.")
+    resource_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="GCP labels on the node VMs and disks (cost attribution). Default: none; the GCP target "
+        "passes the environment labels.",
+    )
 
 
 _EFFECT: Final[dict[str, str]] = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE",
@@ -89,7 +94,8 @@ class GkeNodePool(pulumi.ComponentResource):
 
     Secure defaults: the dedicated node service account with the cloud-platform scope (permissions come
     from IAM, not scopes); shielded VMs with secure boot and integrity monitoring; GKE metadata server
-    (Workload Identity, node credentials hidden from pods); boot disks encrypted with the disks key;
+    (Workload Identity, node credentials hidden from pods); the kubelet read-only port (unauthenticated)
+    off; boot disks encrypted with the disks key;
     auto-repair and auto-upgrade; accelerator pools tainted so only pods requesting the accelerator land
     there. Autoscaling counts are for the whole pool unless ``per_zone``. A multi-host TPU slice is one
     node pool of ``hosts`` nodes with COMPACT placement; ``max_nodes / hosts`` slices become that many
@@ -144,6 +150,8 @@ class GkeNodePool(pulumi.ComponentResource):
             "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
             "workload_metadata_config": {"mode": "GKE_METADATA"},
             "metadata": {"disable-legacy-endpoints": "true"},
+            "kubelet_config": {"insecure_kubelet_readonly_port_enabled": "FALSE"},
+            "resource_labels": args.resource_labels or None,
             "spot": args.spot,
             "labels": {POOL_LABEL: args.pool_name, **args.labels},
             "taints": taints,

@@ -44,6 +44,12 @@ class PubSubTopicArgs(BaseModel):
     allowed_regions: list[str] = Field(
         min_length=1, description="Regions messages may be stored in (message storage policy). Required."
     )
+    enforce_in_transit: bool = Field(
+        default=True,
+        description="Also enforce the regions in transit: publish and pull only through regional endpoints of "
+        "allowed regions (clients on the global endpoint are refused). Default: on; turn off when no residency "
+        "is declared so global-endpoint clients work.",
+    )
     retention_days: int | None = Field(
         default=None, ge=1, le=31, description="Topic message retention for replay. Default: none."
     )
@@ -51,16 +57,27 @@ class PubSubTopicArgs(BaseModel):
     protect: bool = Field(default=False, description="Pulumi-protect topics and subscriptions. Default: off.")
 
 
+DEAD_LETTER_SUFFIX = ".dead-letter"
+"""Dead-letter topic and subscription names add this to the topic's. '.' cannot occur in config names
+(``^[a-z][a-z0-9-]*$``) but is allowed in Pub/Sub names, so a dead-letter name never equals a user's."""
+
+
 def _days(days: int) -> str:
     return f"{days * 86400}s"
+
+
+def _alias(old_name: str) -> pulumi.ResourceOptions:
+    """Options carrying a child's previous logical name (same parent) over to its new one."""
+    return pulumi.ResourceOptions(aliases=[pulumi.Alias(name=old_name)])
 
 
 class PubSubTopic(pulumi.ComponentResource):
     """A CMEK-encrypted topic whose messages never leave the allowed regions.
 
     Secure defaults: customer-managed key; message storage policy limited to the residency regions with
-    in-transit enforcement; subscriptions never expire, retry with backoff and, by default, dead-letter to
-    ``{topic}-dead-letter`` (same key, same regions) whose own subscription keeps dead letters for 7 days;
+    in-transit enforcement (``enforce_in_transit``); subscriptions never expire, retry with backoff and, by
+    default, dead-letter to ``{topic}.dead-letter`` (same key, same regions; the '.' keeps it apart from any
+    user topic or subscription) whose own subscription keeps dead letters for 7 days;
     the Pub/Sub service agent gets exactly the publisher/subscriber roles dead-lettering needs. Grant
     helpers: :meth:`grant_publish`, :meth:`grant_subscribe`, :meth:`grant_admin`.
     """
@@ -76,7 +93,8 @@ class PubSubTopic(pulumi.ComponentResource):
         waits = [args.key_grant] if args.key_grant is not None else None
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=waits)
         child = pulumi.ResourceOptions(parent=self)
-        storage = {"allowed_persistence_regions": sorted(args.allowed_regions), "enforce_in_transit": True}
+        storage = {"allowed_persistence_regions": sorted(args.allowed_regions),
+                   "enforce_in_transit": args.enforce_in_transit}
         topic = gcp.pubsub.Topic(
             f"{name}-topic", name=args.topic_name, project=args.project, kms_key_name=args.key.id,
             message_storage_policy=storage,
@@ -88,18 +106,21 @@ class PubSubTopic(pulumi.ComponentResource):
         self.topic_name = topic.name
         dead_letter_topic: gcp.pubsub.Topic | None = None
         if any(s.dead_letter for s in args.subscriptions):
+            # Formerly '{name}-dead-letter…', which a user topic 'x-dead-letter' could collide with. The physical
+            # names change too, so these are replaced (no aliases: an old name may now be a user's).
+            dlq = f"{name}{DEAD_LETTER_SUFFIX}"
             dead_letter_topic = gcp.pubsub.Topic(
-                f"{name}-dead-letter", name=f"{args.topic_name}-dead-letter", project=args.project,
+                dlq, name=f"{args.topic_name}{DEAD_LETTER_SUFFIX}", project=args.project,
                 kms_key_name=args.key.id, message_storage_policy=storage, message_retention_duration=_days(7),
                 opts=stateful,
             )
             gcp.pubsub.Subscription(
-                f"{name}-dead-letter-sub", name=f"{args.topic_name}-dead-letter", project=args.project,
+                f"{dlq}-sub", name=f"{args.topic_name}{DEAD_LETTER_SUFFIX}", project=args.project,
                 topic=dead_letter_topic.id, ack_deadline_seconds=60, message_retention_duration=_days(7),
                 expiration_policy={"ttl": ""}, opts=stateful,
             )
             gcp.pubsub.TopicIAMMember(
-                f"{name}-dead-letter-agent-publish", topic=dead_letter_topic.id, role=permissions.TOPIC_PUBLISH,
+                f"{dlq}.agent-publish", topic=dead_letter_topic.id, role=permissions.TOPIC_PUBLISH,
                 member=args.pubsub_agent, opts=child,
             )
         self.subscriptions: dict[str, gcp.pubsub.Subscription] = {}
@@ -123,9 +144,12 @@ class PubSubTopic(pulumi.ComponentResource):
             )
             self.subscriptions[sub.name] = resource
             if dead is not None:
+                # Two '.' keep the agent's grant apart from any team's ('{sub}.{team}-subscribe'). The alias keeps
+                # the binding: without it the old member's delete would remove the binding the new one shares.
                 gcp.pubsub.SubscriptionIAMMember(
-                    f"{name}-{sub.name}-agent-subscribe", subscription=resource.name,
-                    role=permissions.SUBSCRIPTION_SUBSCRIBE, member=args.pubsub_agent, opts=child,
+                    f"{name}-{sub.name}.pubsub-agent.subscribe", subscription=resource.name,
+                    role=permissions.SUBSCRIPTION_SUBSCRIBE, member=args.pubsub_agent,
+                    opts=pulumi.ResourceOptions.merge(child, _alias(f"{name}-{sub.name}-agent-subscribe")),
                 )
         self.subscription_ids = {n: s.id for n, s in self.subscriptions.items()}
         self.register_outputs({"topic_id": self.topic_id, "topic_name": self.topic_name,
@@ -148,9 +172,11 @@ class PubSubTopic(pulumi.ComponentResource):
             opts=child,
         )]
         for sub_name, sub in self.subscriptions.items():
+            # '.' between subscription and grantee: 'a-b' + 'c' and 'a' + 'b-c' would otherwise share a name.
             grants.append(gcp.pubsub.SubscriptionIAMMember(
-                f"{self._name}-{sub_name}-{grantee}-subscribe", subscription=sub.name,
-                role=permissions.SUBSCRIPTION_SUBSCRIBE, member=member, opts=child,
+                f"{self._name}-{sub_name}.{grantee}-subscribe", subscription=sub.name,
+                role=permissions.SUBSCRIPTION_SUBSCRIBE, member=member,
+                opts=pulumi.ResourceOptions.merge(child, _alias(f"{self._name}-{sub_name}-{grantee}-subscribe")),
             ))
         return grants
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Self
 
 import pulumi
 import pulumi_gcp as gcp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlinfra.components.gcp import permissions
 from mlinfra.components.gcp.kms import KmsKey
@@ -65,7 +65,11 @@ class GcsBucketArgs(BaseModel):
     storage_class: Literal["standard", "infrequent", "cold", "archive"] = Field(
         default="standard", description="Default storage class. Default: standard."
     )
-    versioning: bool = Field(default=True, description="Keep noncurrent versions. Default: on.")
+    versioning: bool = Field(
+        default=True,
+        description="Keep noncurrent versions. Default: on. GCS refuses it together with a retention policy "
+        "(the policy then protects objects), so it must be off when 'retention_days' is set.",
+    )
     lifecycle: list[LifecycleRuleArgs] = Field(default_factory=list, description="Lifecycle rules. Default: none.")
     retention_days: int | None = Field(default=None, ge=1, description="Retention policy in days. Default: none.")
     lock_retention: bool = Field(default=False, description="Lock the retention policy (irreversible). Default: off.")
@@ -78,6 +82,13 @@ class GcsBucketArgs(BaseModel):
         default_factory=list, description="Event notifications. Default: none."
     )
     protect: bool = Field(default=False, description="Pulumi-protect the bucket. Default: off.")
+
+    @model_validator(mode="after")
+    def _versioning_or_retention(self) -> Self:
+        if self.versioning and self.retention_days is not None:
+            raise ValueError("GCS refuses Object Versioning together with a retention policy; set versioning=False "
+                             "(the retention policy protects objects) or drop retention_days")
+        return self
 
 
 def _rule(rule: LifecycleRuleArgs) -> dict[str, Any]:
@@ -96,9 +107,10 @@ class GcsBucket(pulumi.ComponentResource):
     """A private GCS bucket encrypted with a customer-managed key.
 
     Secure defaults: uniform bucket-level access (no object ACLs) and public access prevention enforced,
-    so nothing in it can ever be made public; default CMEK from the storage key; versioning on; 7-day
-    soft delete; ``force_destroy`` off; Pulumi-protected when ``protect``. Grants express intent
-    (:meth:`grant_read`, :meth:`grant_write`, :meth:`grant_admin`) and include use of the bucket's key.
+    so nothing in it can ever be made public; default CMEK from the storage key; versioning on (unless a
+    retention policy protects objects instead: GCS allows only one of the two); 7-day soft delete;
+    ``force_destroy`` off; Pulumi-protected when ``protect``. Grants express intent (:meth:`grant_read`,
+    :meth:`grant_write`, :meth:`grant_admin`) and include use of the bucket's key.
     """
 
     bucket_name: pulumi.Output[str]
@@ -119,7 +131,7 @@ class GcsBucket(pulumi.ComponentResource):
             encryption={"default_kms_key_name": args.key.id},
             versioning={"enabled": args.versioning},
             lifecycle_rules=[_rule(r) for r in args.lifecycle],
-            retention_policy={"retention_period": args.retention_days * 86400, "is_locked": args.lock_retention}
+            retention_policy={"retention_period": str(args.retention_days * 86400), "is_locked": args.lock_retention}
             if args.retention_days else None,
             soft_delete_policy={"retention_duration_seconds": args.soft_delete_days * 86400},
             force_destroy=args.force_destroy,

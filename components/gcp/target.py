@@ -2,7 +2,10 @@
 
 Naming contract: logical (Pulumi) names are ``{env}-{thing}``; physical names are ``{env}-{thing}`` within
 GCP's limits (shortened with a stable hash when too long), except GCS buckets, which are global and
-therefore ``{project}-{env}-{bucket}`` (≤ 63 characters), and BigQuery datasets, ``{env}_{dataset}``.
+therefore ``{project}-{env}-{bucket}`` (≤ 63 characters), BigQuery datasets, ``{env}_{dataset}``, a topic's
+dead-letter topic and subscription, ``{env}-{topic}.dead-letter`` (the '.' no config name can contain), and
+service accounts, ``{env}-{cluster}-nodes`` and ``{env}-{team}-team`` (see :mod:`names`).
+The project's APIs (:class:`ProjectServices`) come first; every other resource waits for them.
 Each component is built inside ``provenance.source(<config path>)`` so the plan can point at the YAML.
 """
 
@@ -22,8 +25,10 @@ from mlinfra.components.gcp.kms import GcpKms, GcpKmsArgs, KmsKey, Purpose, kms_
 from mlinfra.components.gcp.logging import AUDITED_SERVICES, ProjectLogging, ProjectLoggingArgs
 from mlinfra.components.gcp.network import GcpNetwork, GcpNetworkArgs, carve
 from mlinfra.components.gcp.node_pool import POOL_LABEL, AcceleratorArgs, GkeNodePool, GkeNodePoolArgs, TaintArgs
-from mlinfra.components.gcp.pubsub import PubSubTopic, PubSubTopicArgs, SubscriptionArgs
+from mlinfra.components.gcp.pubsub import DEAD_LETTER_SUFFIX, PubSubTopic, PubSubTopicArgs, SubscriptionArgs
+from mlinfra.components.gcp.services import ProjectServices, ProjectServicesArgs
 from mlinfra.components.gcp.storage import GcsBucket, GcsBucketArgs, LifecycleRuleArgs, NotificationArgs
+from mlinfra.components.platform import _labels as environment_labels
 from mlinfra.stacks import regions
 from mlinfra.stacks.config import StackConfig
 
@@ -41,9 +46,10 @@ def persistence_regions(config: StackConfig) -> list[str]:
 class _Keys:
     """The environment's key ring in the target region, plus rings made on demand for other locations."""
 
-    def __init__(self, config: StackConfig, opts: pulumi.ResourceOptions) -> None:
+    def __init__(self, config: StackConfig, opts: pulumi.ResourceOptions, apis: list[pulumi.Resource]) -> None:
         self.config = config
         self.opts = opts
+        self.apis = apis
         self.region = config.target.region
         self.rings: dict[str, GcpKms] = {self.region: self._ring(self.region, f"{config.name}-kms",
                                                                  ("storage", "pubsub", "bigquery", "gke-secrets",
@@ -55,7 +61,7 @@ class _Keys:
             project=self.config.target.project or "", location=location,
             key_ring_name=name if location == self.region else f"{self.config.name}-{location}",
             purposes=purposes, rotation_days=kms.rotation_days, protection_level=kms.protection_level,
-            destroy_scheduled_days=kms.destroy_scheduled_days, protect=self.config.protected,
+            destroy_scheduled_days=kms.destroy_scheduled_days, protect=self.config.protected, apis=self.apis,
         ), self.opts)
 
     @property
@@ -76,9 +82,15 @@ def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
               provider: pulumi.ProviderResource) -> dict[str, pulumi.Output[Any]]:
     """Create the whole GCP environment as children of ``parent``; return the stack outputs."""
     env, region, project = config.name, config.target.region, config.target.project or ""
+    labels = environment_labels(config)
+
+    with provenance.source("target"):
+        services = ProjectServices(f"{env}-services", ProjectServicesArgs(project=project),
+                                   pulumi.ResourceOptions(parent=parent, provider=provider))
 
     def opts() -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=parent, provider=provider)
+        # The transformation is inherited by every resource under the component: all of them wait for the APIs.
+        return pulumi.ResourceOptions(parent=parent, provider=provider, transformations=[services.waits_for_apis])
 
     out: dict[str, pulumi.Output[Any]] = {}
     protect = config.protected
@@ -94,17 +106,20 @@ def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
         out["network.id"] = network.network_id
 
     with provenance.source("kms"):
-        keys = _Keys(config, opts())
+        keys = _Keys(config, opts(), services.resources)
     agents = keys.main.agents
 
     topics: dict[str, PubSubTopic] = {}
     storage_regions = persistence_regions(config)
+    # In-transit enforcement refuses clients on the global endpoint: only when residency is declared.
+    enforce_in_transit = bool(config.residency.allowed_regions)
     for i, t in enumerate(config.events.topics):
         with provenance.source(f"events.topics[{i}]"):
             key, grant = keys.key(region, "pubsub")
             topics[t.name] = PubSubTopic(f"{env}-{t.name}", PubSubTopicArgs(
-                project=project, topic_name=names.fit(f"{env}-{t.name}", 255 - len("-dead-letter")),
+                project=project, topic_name=names.fit(f"{env}-{t.name}", 255 - len(DEAD_LETTER_SUFFIX)),
                 key=key, key_grant=grant, pubsub_agent=agents.pubsub, allowed_regions=storage_regions,
+                enforce_in_transit=enforce_in_transit,
                 retention_days=t.retention_days, protect=protect,
                 subscriptions=[SubscriptionArgs(
                     name=s.name, physical_name=names.fit(f"{env}-{s.name}", 255),
@@ -123,7 +138,8 @@ def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
             buckets[b.name] = GcsBucket(f"{env}-{b.name}", GcsBucketArgs(
                 project=project, bucket_name=names.bucket_name(project, env, b.name), location=b.location or region,
                 key=key, key_grant=grant, gcs_agent=agents.storage, storage_class=b.storage_class,
-                versioning=b.versioning, retention_days=b.retention_days, lock_retention=b.lock_retention,
+                versioning=b.versioning if b.versioning is not None else b.retention_days is None,
+                retention_days=b.retention_days, lock_retention=b.lock_retention,
                 force_destroy=b.force_destroy, labels={"mlinfra-purpose": b.purpose}, protect=protect,
                 lifecycle=[LifecycleRuleArgs(**r.model_dump()) for r in b.lifecycle],
                 notifications=[NotificationArgs(topic_name=n.topic, topic_id=topics[n.topic].topic_id,
@@ -144,13 +160,14 @@ def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
             out[f"datasets.{d.name}.id"] = datasets[d.name].dataset_id
 
     disks_key, disks_grant = keys.main.key("disks"), keys.main.agent_grant("disks")
+    prometheus = config.monitoring.enabled and config.monitoring.managed_prometheus
     clusters: dict[str, GkeCluster] = {}
     node_sas: dict[str, NodeServiceAccount] = {}
     for i, c in enumerate(config.clusters):
         sub = network.ranges[c.name]
         with provenance.source(f"clusters[{i}]"):
             node_sas[c.name] = NodeServiceAccount(f"{env}-{c.name}-nodes", NodeServiceAccountArgs(
-                project=project, account_id=names.account_id(env, c.name, "nodes"),
+                project=project, account_id=names.node_account_id(env, c.name),
                 display_name=f"mlinfra {env} {c.name} GKE nodes",
             ), opts())
             gpus_here = any(p.accelerator and p.accelerator.type in acc.NVIDIA_GPUS
@@ -164,12 +181,11 @@ def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
                                      for n in config.network.authorized_networks],
                 private_endpoint=c.private_endpoint, release_channel=c.release_channel,
                 min_master_version=c.kubernetes_version, maintenance_start_utc=c.maintenance_start_utc,
-                deletion_protection=c.deletion_protection if c.deletion_protection is not None
-                else config.environment == "prod",
+                deletion_protection=c.deletion_protection if c.deletion_protection is not None else protect,
                 secrets_key=keys.main.key("gke-secrets"), secrets_key_grant=keys.main.agent_grant("gke-secrets"),
-                node_service_account=node_sas[c.name].email,
-                managed_prometheus=config.monitoring.managed_prometheus,
-                gpu_metrics=gpus_here and config.monitoring.gpu_metrics and config.monitoring.managed_prometheus,
+                node_service_account=node_sas[c.name].email, boot_disk_key=disks_key, boot_disk_key_grant=disks_grant,
+                node_resource_labels=labels, managed_prometheus=prometheus,
+                gpu_metrics=gpus_here and config.monitoring.gpu_metrics and prometheus,
                 labels={"mlinfra-cluster-role": c.role},
             ), opts())
             out[f"clusters.{c.name}.name"] = clusters[c.name].cluster_name
@@ -183,7 +199,7 @@ def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
                 machine_type=f"e2-standard-{sp.vcpus}", vcpus=sp.vcpus, min_nodes=sp.min_nodes,
                 max_nodes=sp.max_nodes, per_zone=True, boot_disk_key=disks_key, boot_disk_key_grant=disks_grant,
                 service_account=node_sas[c.name].email, node_locations=list(config.target.zones),
-                labels={POOL_LABEL: "system"},
+                labels={POOL_LABEL: "system"}, resource_labels=labels,
             ), opts())
 
     for i, p in enumerate(config.node_pools):
@@ -198,14 +214,14 @@ def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
                 min_nodes=p.min_nodes, max_nodes=p.max_nodes, spot=p.spot, disk_size_gb=p.disk_size_gb,
                 disk_type=p.disk_type, boot_disk_key=disks_key, boot_disk_key_grant=disks_grant,
                 service_account=node_sas[cluster_name].email,
-                node_locations=list(config.target.zones), labels=dict(p.labels),
+                node_locations=list(config.target.zones), labels=dict(p.labels), resource_labels=labels,
                 taints=[TaintArgs(key=t.key, value=t.value, effect=t.effect) for t in p.taints],
             ), opts())
 
     for i, team in enumerate(config.iam.teams):
         with provenance.source(f"iam.teams[{i}]"):
             identity = TeamIdentity(f"{env}-{team.name}", TeamIdentityArgs(
-                project=project, team=team.name, account_id=names.account_id(env, team.name),
+                project=project, team=team.name, account_id=names.team_account_id(env, team.name),
                 members=list(team.members),
                 buckets={n: (buckets[n], access) for n, access in team.buckets.items()},
                 datasets={n: (datasets[n], access) for n, access in team.datasets.items()},
@@ -213,11 +229,12 @@ def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
             ), opts())
             out[f"teams.{team.name}.service_account"] = identity.email
 
-    with provenance.source("monitoring"):
-        ProjectLogging(f"{env}-logging", ProjectLoggingArgs(
-            project=project, retention_days=config.monitoring.log_retention_days,
-            audit_services=AUDITED_SERVICES if config.monitoring.audit_logs else (),
-        ), opts())
+    if config.monitoring.project_settings:  # off when another environment in the project owns these
+        with provenance.source("monitoring"):
+            ProjectLogging(f"{env}-logging", ProjectLoggingArgs(
+                project=project, retention_days=config.monitoring.log_retention_days,
+                audit_services=AUDITED_SERVICES if config.monitoring.audit_logs else (),
+            ), opts())
 
     for where, ring in keys.rings.items():
         for purpose, key_id in ring.key_ids.items():
