@@ -40,7 +40,7 @@ class MlPlatform(pulumi.ComponentResource):
                 f"{name}-gcp",
                 project=config.target.project,
                 region=config.target.region,
-                default_labels=_labels(config),
+                default_labels=environment_labels(config),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.outputs = build_gcp(config, parent=self, provider=provider)
@@ -52,7 +52,7 @@ class MlPlatform(pulumi.ComponentResource):
         self.register_outputs(self.outputs)
 
 
-def _labels(config: StackConfig) -> dict[str, str]:
+def environment_labels(config: StackConfig) -> dict[str, str]:
     """Labels every resource carries: the config's own plus the environment and tool markers."""
     return {"mlinfra-environment": config.name, "mlinfra-tier": config.environment, "managed-by": "mlinfra",
             **config.labels}

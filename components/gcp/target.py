@@ -28,7 +28,7 @@ from mlinfra.components.gcp.node_pool import POOL_LABEL, AcceleratorArgs, GkeNod
 from mlinfra.components.gcp.pubsub import DEAD_LETTER_SUFFIX, PubSubTopic, PubSubTopicArgs, SubscriptionArgs
 from mlinfra.components.gcp.services import ProjectServices, ProjectServicesArgs
 from mlinfra.components.gcp.storage import GcsBucket, GcsBucketArgs, LifecycleRuleArgs, NotificationArgs
-from mlinfra.components.platform import _labels as environment_labels
+from mlinfra.components.platform import environment_labels
 from mlinfra.stacks import regions
 from mlinfra.stacks.config import StackConfig
 
