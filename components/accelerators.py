@@ -212,3 +212,36 @@ def gcp_machine_type(machine_class: str, vcpus: int, accelerator: str | None = N
     if count not in shapes:
         raise ValueError(f"{accelerator} comes {', '.join(map(str, shapes))} per machine on GCP, not {count}")
     return shapes[count]
+
+
+# --- AWS instance types --------------------------------------------------------------------------------
+AWS_CPU_FAMILY: Final[dict[str, str]] = {"general": "m6i", "compute": "c6i", "memory": "r6i"}
+AWS_SIZE_BY_VCPUS: Final[dict[int, str]] = {
+    2: "large", 4: "xlarge", 8: "2xlarge", 16: "4xlarge", 32: "8xlarge", 48: "12xlarge", 64: "16xlarge",
+    96: "24xlarge",
+}
+# EKS-optimised AMI type per accelerator family (Amazon Linux 2023).
+AWS_AMI_TYPE: Final[dict[str, str]] = {
+    **{a: "AL2023_x86_64_NVIDIA" for a in NVIDIA_GPUS},
+    **{a: "AL2023_x86_64_NEURON" for a in AWS_CHIPS},
+}
+AWS_DEFAULT_AMI_TYPE: Final[str] = "AL2023_x86_64_STANDARD"
+
+
+def aws_instance_type(machine_class: str, vcpus: int, accelerator: str | None = None, count: int = 1) -> str:
+    """The EC2 instance type mlinfra chooses for a pool, or ``ValueError`` saying what to change.
+
+    CPU pools: general → m6i, compute → c6i, memory → r6i, sized by vCPUs. Accelerator pools: the
+    instance carrying ``count`` devices (g4dn/g6/g5/p4d/p4de/p5/trn1/inf2).
+    """
+    if accelerator is None:
+        size = AWS_SIZE_BY_VCPUS.get(vcpus)
+        if size is None:
+            raise ValueError(f"EC2 sizes come with {', '.join(map(str, AWS_SIZE_BY_VCPUS))} vCPUs, not {vcpus}")
+        return f"{AWS_CPU_FAMILY[machine_class]}.{size}"
+    shapes = AWS_INSTANCES.get(accelerator)
+    if shapes is None:
+        raise ValueError(f"{accelerator} is not offered on AWS")
+    if count not in shapes:
+        raise ValueError(f"{accelerator} comes {', '.join(map(str, shapes))} per instance on AWS, not {count}")
+    return shapes[count]

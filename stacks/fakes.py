@@ -17,9 +17,15 @@ def _digits(seed: str, n: int = 12) -> str:
     return str(int(hashlib.sha256(seed.encode()).hexdigest(), 16))[:n]
 
 
-def fake_outputs(type_: str, name: str, inputs: Mapping[str, Any], project: str) -> dict[str, Any]:
+FAKE_AWS_ACCOUNT = "123456789012"
+
+
+def fake_outputs(type_: str, name: str, inputs: Mapping[str, Any], project: str,
+                 provider: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Computed outputs for a resource type, keyed by provider property name."""
     out: dict[str, Any] = {"id": f"{name}-id"}
+    if type_.startswith("aws:"):
+        return {**out, **_aws_outputs(type_, name, inputs, provider or {})}
     gcp_project = inputs.get("project") or project
     if type_.startswith("gcp:"):
         out.setdefault("selfLink", f"https://www.googleapis.com/fake/{gcp_project}/{name}")
@@ -55,8 +61,64 @@ def fake_outputs(type_: str, name: str, inputs: Mapping[str, Any], project: str)
     return out
 
 
-def fake_call(token: str, args: Mapping[str, Any], project: str) -> dict[str, Any]:
+def _aws_account(provider: Mapping[str, Any]) -> str:
+    accounts = provider.get("allowedAccountIds") or [FAKE_AWS_ACCOUNT]
+    return str(accounts[0])
+
+
+def _aws_outputs(type_: str, name: str, inputs: Mapping[str, Any], provider: Mapping[str, Any]) -> dict[str, Any]:
+    """AWS computed outputs: ARNs, ids, endpoints. The region is the resource's own, else the provider's."""
+    region = inputs.get("region") or provider.get("region") or "us-east-1"
+    account = _aws_account(provider)
+    module = type_.split(":")[1].split("/")[0]
+    physical = inputs.get("name") or inputs.get("bucket") or inputs.get("alias") or name
+    out: dict[str, Any] = {"arn": f"arn:aws:{module}:{region}:{account}:{physical}", "region": region}
+    if type_ == "aws:s3/bucket:Bucket" or type_ == "aws:s3/bucketV2:BucketV2":
+        bucket = inputs.get("bucket") or name
+        out.update(arn=f"arn:aws:s3:::{bucket}", bucket=bucket, id=bucket,
+                   bucketRegionalDomainName=f"{bucket}.s3.{region}.amazonaws.com")
+    elif type_.startswith("aws:iam/role:") or type_.startswith("aws:iam/policy:"):
+        kind = "role" if "role" in type_ else "policy"
+        out.update(arn=f"arn:aws:iam::{account}:{kind}/{physical}", name=physical, uniqueId=_digits(name, 21))
+    elif type_ == "aws:iam/instanceProfile:InstanceProfile":
+        out.update(arn=f"arn:aws:iam::{account}:instance-profile/{physical}", name=physical)
+    elif type_ == "aws:kms/key:Key":
+        key_id = f"{_digits(name, 8)}-0000-4000-8000-{_digits(name + 'k', 12)}"
+        out.update(arn=f"arn:aws:kms:{region}:{account}:key/{key_id}", keyId=key_id, id=key_id)
+    elif type_ == "aws:kms/alias:Alias":
+        out.update(arn=f"arn:aws:kms:{region}:{account}:{physical}")
+    elif type_ == "aws:sns/topic:Topic":
+        out.update(arn=f"arn:aws:sns:{region}:{account}:{physical}", id=f"arn:aws:sns:{region}:{account}:{physical}")
+    elif type_ == "aws:sqs/queue:Queue":
+        url = f"https://sqs.{region}.amazonaws.com/{account}/{physical}"
+        out.update(arn=f"arn:aws:sqs:{region}:{account}:{physical}", url=url, id=url)
+    elif type_ == "aws:eks/cluster:Cluster":
+        out.update(arn=f"arn:aws:eks:{region}:{account}:cluster/{physical}", name=physical,
+                   endpoint=f"https://{_digits(name, 10)}.gr7.{region}.eks.amazonaws.com",
+                   certificateAuthority={"data": "ZmFrZS1jYQ=="},
+                   identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/FAKE"}]}])
+    elif type_ == "aws:cloudwatch/logGroup:LogGroup":
+        out.update(arn=f"arn:aws:logs:{region}:{account}:log-group:{physical}")
+    elif type_ == "aws:athena/workgroup:Workgroup":
+        out.update(arn=f"arn:aws:athena:{region}:{account}:workgroup/{physical}")
+    elif type_ == "aws:glue/catalogDatabase:CatalogDatabase":
+        out.update(arn=f"arn:aws:glue:{region}:{account}:database/{physical}")
+    elif type_ == "aws:amp/workspace:Workspace":
+        out.update(arn=f"arn:aws:aps:{region}:{account}:workspace/ws-{_digits(name, 8)}",
+                   prometheusEndpoint=f"https://aps-workspaces.{region}.amazonaws.com/workspaces/ws-fake/")
+    return out
+
+
+def fake_call(token: str, args: Mapping[str, Any], project: str,
+              provider: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Results of provider functions (invokes) the programs call."""
+    provider = provider or {}
+    region = provider.get("region") or "us-east-1"
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        names = [f"{region}{z}" for z in "abc"]
+        return {"names": names, "zoneIds": [f"{region[:3]}-az{i}" for i in (1, 2, 3)], "id": region}
+    if token == "aws:index/getRegion:getRegion":
+        return {"name": region, "region": region, "id": region}
     if token == "gcp:organizations/getProject:getProject":
         pid = args.get("projectId") or project
         return {"projectId": pid, "number": FAKE_PROJECT_NUMBER, "name": pid, "id": f"projects/{pid}"}
@@ -67,7 +129,8 @@ def fake_call(token: str, args: Mapping[str, Any], project: str) -> dict[str, An
         email = f"bq-{FAKE_PROJECT_NUMBER}@bigquery-encryption.iam.gserviceaccount.com"
         return {"email": email, "member": f"serviceAccount:{email}", "project": args.get("project", project)}
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
-        return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/mlinfra", "userId": "FAKE"}
+        account = _aws_account(provider)
+        return {"accountId": account, "arn": f"arn:aws:iam::{account}:user/mlinfra", "userId": "FAKE", "id": account}
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
     return {}

@@ -122,13 +122,13 @@ class _Recorder(pulumi_mocks.Mocks):
             self.provider_inputs[id_] = args.inputs
         provider = self.provider_inputs.get((args.provider or "").rpartition("::")[2], {})
         state = dict(args.inputs)
-        state.update(fake_outputs(args.typ, args.name, args.inputs, provider.get("project") or self.project))
+        state.update(fake_outputs(args.typ, args.name, args.inputs, provider.get("project") or self.project, provider))
         return str(state.get("id") or id_), state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.invokes.append(args.token)
         provider = self.provider_inputs.get((args.provider or "").rpartition("::")[2], {})
-        return fake_call(args.token, args.args, provider.get("project") or self.project), []
+        return fake_call(args.token, args.args, provider.get("project") or self.project, provider), []
 
     def transformation(self, args: pulumi.ResourceTransformationArgs) -> None:
         # Runs synchronously in each resource's constructor: the program's own, deterministic order.

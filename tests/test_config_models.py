@@ -88,6 +88,10 @@ GPU_POOL = {"name": "gpu", "accelerator": {"type": "nvidia-l4", "count": 1}, "ma
         ({"node_pools": [{"name": "g", "vcpus": 64, "accelerator": {"type": "nvidia-t4", "count": 2}}]},
          "need 4 T4s"),
         ({"node_pools": [{"name": "c", "machine_class": "compute", "vcpus": 96}]}, "at most 60 vCPUs"),
+        ({"node_pools": [{"name": "g", "machine_type": "g5.xlarge", "accelerator": {"type": "nvidia-l4"}}],
+          "target": {"cloud": "aws", "region": "eu-west-1"}}, "runs on g6.* instances on AWS"),
+        ({"node_pools": [{"name": "g", "accelerator": {"type": "nvidia-h100-80gb", "count": 4}}],
+          "target": {"cloud": "aws", "region": "eu-west-1"}}, "use one of 8"),
         ({"node_pools": [{"name": "t", "accelerator": {"type": "tpu-v5e"}}]}, "needs a 'topology'"),
         ({"node_pools": [{"name": "t", "accelerator": {"type": "tpu-v5e", "topology": "3x3"}}]},
          "does not offer topology"),
@@ -170,6 +174,9 @@ def test_cross_field_rules_reject(minimal: dict[str, Any], sections: dict[str, A
          "warehouse": {"datasets": [{"name": "d", "location": "EU"}]}},
         {"target": {"cloud": "aws", "region": "eu-west-1"},
          "storage": {"buckets": [{"name": "b", "retention_days": 30, "versioning": True}]}},
+        {"target": {"cloud": "aws", "region": "eu-west-1"},
+         "node_pools": [{"name": "g", "machine_type": "g6.24xlarge", "accelerator": {"type": "nvidia-l4", "count": 4}},
+                        {"name": "c", "machine_class": "memory", "vcpus": 96}]},
     ],
 )
 def test_cross_field_rules_accept(minimal: dict[str, Any], sections: dict[str, Any]) -> None:

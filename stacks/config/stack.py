@@ -130,8 +130,7 @@ class StackConfig(StrictModel):
                                "it under clusters[].system_pool"))
             a = pool.accelerator
             if a is None:
-                if cloud == "gcp":
-                    issues += self._check_gcp_machine(loc, pool)
+                issues += self._check_machine(cloud, loc, pool)
                 continue
             if a.type not in acc.OFFERED[cloud]:
                 hint = acc.NEAREST.get((cloud, a.type), "")
@@ -143,8 +142,8 @@ class StackConfig(StrictModel):
                 if a.per_node not in counts:
                     issues.append(((*loc, "accelerator", "count"), f"{a.type} on {cloud} comes {a.per_node} per "
                                    f"node in no machine shape; use one of {', '.join(map(str, counts))}"))
-            if cloud == "gcp":
-                issues += self._check_gcp_machine(loc, pool)
+                    continue
+            issues += self._check_machine(cloud, loc, pool)
             if a.is_tpu and cloud == "gcp" and not self.target.zones:
                 issues.append(((*loc, "accelerator", "type"), "TPU slices live in one zone; set target.zones "
                                f"(e.g. ['{self.target.region}-a']) to a zone that offers {a.type}"))
@@ -156,22 +155,34 @@ class StackConfig(StrictModel):
         return issues
 
     @staticmethod
-    def _check_gcp_machine(loc: Loc, pool: NodePoolConfig) -> Issues:
-        """The machine mlinfra would choose exists, and an override fits the accelerator."""
+    def _check_machine(cloud: str, loc: Loc, pool: NodePoolConfig) -> Issues:
+        """The machine mlinfra would choose exists on the target, and an override fits the accelerator."""
+        if cloud == "onprem":
+            return []  # on-prem pools select existing nodes; there is no machine to choose
         a = pool.accelerator
+        kind, count, topology = (a.type, a.per_node, a.topology) if a else (None, 1, None)
         try:
-            chosen = acc.gcp_machine_type(pool.machine_class, pool.vcpus, a.type if a else None,
-                                          a.per_node if a else 1, a.topology if a else None)
+            if cloud == "gcp":
+                chosen = acc.gcp_machine_type(pool.machine_class, pool.vcpus, kind, count, topology)
+            else:
+                chosen = acc.aws_instance_type(pool.machine_class, pool.vcpus, kind, count)
         except ValueError as exc:
-            if pool.machine_type is None or (a is not None and a.type != "nvidia-t4"):
-                return [((*loc, "vcpus" if a is None or a.type == "nvidia-t4" else "accelerator"), str(exc))]
+            flexible = a is None or a.type == "nvidia-t4"  # CPU sizes and T4 hosts follow 'vcpus'
+            if pool.machine_type is None or not flexible:
+                return [((*loc, "vcpus" if flexible else "accelerator"), str(exc))]
             chosen = None
         override = pool.machine_type
         if override is None or a is None:
             return []
-        if a.type == "nvidia-t4":
+        if cloud == "gcp" and a.type == "nvidia-t4":
             if not override.startswith("n1-"):
                 return [((*loc, "machine_type"), f"nvidia-t4 attaches to n1 machines on GCP, not {override}; "
+                         "remove 'machine_type' to let mlinfra choose")]
+            return []
+        if cloud == "aws":
+            family = (chosen or "").split(".")[0]
+            if override.split(".")[0] != family:
+                return [((*loc, "machine_type"), f"{a.type} runs on {family}.* instances on AWS, not {override}; "
                          "remove 'machine_type' to let mlinfra choose")]
             return []
         if override != chosen:
