@@ -89,6 +89,8 @@ def parse_yaml(text: str, file: str = "<string>") -> Any:
         raise ConfigError([Issue(file, line, "", f"YAML syntax: {problem}")]) from None
     except (YAMLError, ValueError, TypeError, RecursionError) as exc:
         raise ConfigError([Issue(file, None, "", f"YAML syntax: {exc}")]) from None
+    except Exception as exc:  # the parser itself can crash on odd input ('-_' raised IndexError)
+        raise ConfigError([Issue(file, None, "", f"YAML could not be parsed ({type(exc).__name__}: {exc})")]) from None
 
 
 def _plain(node: Any) -> Any:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mlinfra.stacks.loader import ConfigError, load, load_text
@@ -103,6 +103,7 @@ _yaml_text = st.text(alphabet=string.printable, max_size=300)
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_yaml_text)
+@example("-_")  # crashed the YAML parser itself with IndexError
 def test_random_text_never_tracebacks(text: str) -> None:
     try:
         load_text(text, "fuzz.yaml")
