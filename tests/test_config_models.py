@@ -145,6 +145,12 @@ GPU_POOL = {"name": "gpu", "accelerator": {"type": "nvidia-l4", "count": 1}, "ma
         ({"warehouse": {"datasets": [{"name": "d", "location": "europe-wst4"}]}}, "unknown GCP location"),
         ({"storage": {"buckets": [{"name": "b", "retention_days": 30, "versioning": True}]}},
          "cannot combine a retention policy"),
+        ({"iam": {"teams": [{"name": "a", "members": ["ml@example.com"]}]}}, "is not a gcp principal"),
+        ({"target": {"cloud": "aws", "region": "eu-west-1"},
+          "iam": {"teams": [{"name": "a", "members": ["group:ml@example.com"]}]}}, "is not a aws principal"),
+        ({"target": {"cloud": "aws", "region": "eu-west-1", "zones": ["eu-west-1a"]}}, "at least two"),
+        ({"target": {"cloud": "aws", "region": "eu-west-1"},
+          "storage": {"buckets": [{"name": "b", "retention_days": 30, "versioning": False}]}}, "needs versioning"),
     ],
 )
 def test_cross_field_rules_reject(minimal: dict[str, Any], sections: dict[str, Any], expected: str) -> None:
@@ -166,6 +172,9 @@ def test_cross_field_rules_reject(minimal: dict[str, Any], sections: dict[str, A
          "node_pools": [{**GPU_POOL, "cluster": "a"}]},
         {"environment": "prod", "residency": {"allowed_regions": ["europe"]}},
         {"labels": {"cost-center": "ml_platform-1"}},
+        {"iam": {"teams": [{"name": "a", "members": ["group:ml@example.com", "user:a@example.com"]}]}},
+        {"target": {"cloud": "aws", "region": "eu-west-1", "zones": ["eu-west-1a", "eu-west-1b"]},
+         "iam": {"teams": [{"name": "a", "members": ["arn:aws:iam::123456789012:role/ml-team"]}]}},
         {"network": {"authorized_networks": [{"name": "vpn", "cidr": "10.200.0.0/24"}]}},
         {"clusters": [{"name": "main", "private_endpoint": False}],
          "network": {"authorized_networks": [{"name": "office", "cidr": "8.8.8.0/24"}]}},

@@ -95,8 +95,11 @@ class StackConfig(StrictModel):
         issues += self._check_prod()
         issues += self._check_labels()
         issues += self._check_network_access()
+        issues += self._check_members()
         if self.target.cloud == "gcp":
             issues += self._check_gcp_storage()
+        if self.target.cloud == "aws":
+            issues += self._check_aws()
         raise_issues(issues)
         return self
 
@@ -292,6 +295,30 @@ class StackConfig(StrictModel):
                                "objects) or 'retention_days'"))
         return issues
 
+    def _check_members(self) -> Issues:
+        """Human principals are written the way the target names them."""
+        pattern, example = _MEMBER_FORMS.get(self.target.cloud, (None, ""))
+        if pattern is None:
+            return []
+        return [
+            (("iam", "teams", ti, "members", mi), f"{member!r} is not a {self.target.cloud} principal; write it "
+             f"like {example}")
+            for ti, team in enumerate(self.iam.teams) for mi, member in enumerate(team.members)
+            if not pattern.match(member)
+        ]
+
+    def _check_aws(self) -> Issues:
+        """AWS specifics: EKS needs two AZs; S3 Object Lock needs versioning."""
+        issues: Issues = []
+        if len(self.target.zones) == 1:
+            issues.append((("target", "zones"), "EKS needs subnets in at least two availability zones; list two "
+                           "or more zones, or none to use the region's first three"))
+        for i, bucket in enumerate(self.storage.buckets):
+            if bucket.retention_days and bucket.versioning is False:
+                issues.append((("storage", "buckets", i, "versioning"), "on AWS a retention period uses S3 Object "
+                               "Lock, which needs versioning; remove 'versioning: false'"))
+        return issues
+
     def _check_prod(self) -> Issues:
         if self.environment != "prod":
             return []
@@ -309,6 +336,11 @@ class StackConfig(StrictModel):
         return issues
 
 
+_MEMBER_FORMS: dict[str, tuple[re.Pattern[str], str]] = {
+    "gcp": (re.compile(r"^(user|group|serviceAccount|domain):[^\s:]+$"), "'group:ml-team@example.com'"),
+    "aws": (re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$"),
+            "'arn:aws:iam::123456789012:role/ml-team'"),
+}
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 
