@@ -150,6 +150,12 @@ GPU_POOL = {"name": "gpu", "accelerator": {"type": "nvidia-l4", "count": 1}, "ma
           "iam": {"teams": [{"name": "a", "members": ["group:ml@example.com"]}]}}, "is not a aws principal"),
         ({"target": {"cloud": "aws", "region": "eu-west-1", "zones": ["eu-west-1a"]}}, "at least two"),
         ({"target": {"cloud": "aws", "region": "eu-west-1"},
+          "events": {"topics": [{"name": "t", "subscriptions": [{"name": "s", "exactly_once": True}]}]}},
+         "at-least-once"),
+        ({"target": {"cloud": "aws", "region": "eu-west-1"},
+          "events": {"topics": [{"name": "t", "subscriptions": [{"name": "s", "filter": "attributes.x = \"1\""}]}]}},
+         "SNS filter policies"),
+        ({"target": {"cloud": "aws", "region": "eu-west-1"},
           "storage": {"buckets": [{"name": "b", "retention_days": 30, "versioning": False}]}}, "needs versioning"),
     ],
 )

@@ -313,6 +313,15 @@ class StackConfig(StrictModel):
         if len(self.target.zones) == 1:
             issues.append((("target", "zones"), "EKS needs subnets in at least two availability zones; list two "
                            "or more zones, or none to use the region's first three"))
+        for ti, topic in enumerate(self.events.topics):
+            for si, sub in enumerate(topic.subscriptions):
+                loc: Loc = ("events", "topics", ti, "subscriptions", si)
+                if sub.exactly_once:
+                    issues.append(((*loc, "exactly_once"), "SNS/SQS standard delivery is at-least-once; make the "
+                                   "consumer idempotent and remove 'exactly_once'"))
+                if sub.filter:
+                    issues.append(((*loc, "filter"), "subscription filters use Pub/Sub syntax, which SNS filter "
+                                   "policies do not accept; filter in the consumer and remove 'filter'"))
         for i, bucket in enumerate(self.storage.buckets):
             if bucket.retention_days and bucket.versioning is False:
                 issues.append((("storage", "buckets", i, "versioning"), "on AWS a retention period uses S3 Object "
