@@ -313,9 +313,31 @@ class StackConfig(StrictModel):
         if len(self.target.zones) == 1:
             issues.append((("target", "zones"), "EKS needs subnets in at least two availability zones; list two "
                            "or more zones, or none to use the region's first three"))
+        region = self.target.region
+        for i, bucket in enumerate(self.storage.buckets):
+            if bucket.location and bucket.location != region:
+                issues.append((("storage", "buckets", i, "location"), f"S3 buckets live in one region and their "
+                               f"keys in the target region {region!r}; remove 'location' (multi-region: replicate)"))
+            if bucket.storage_class != "standard":
+                issues.append((("storage", "buckets", i, "storage_class"), "S3 has no default storage class per "
+                               "bucket; use a lifecycle rule with action 'transition' instead"))
+        for i, ds in enumerate(self.warehouse.datasets):
+            if ds.location and ds.location != region:
+                issues.append((("warehouse", "datasets", i, "location"), f"Glue databases live in the target "
+                               f"region {region!r}; remove 'location'"))
+            if ds.partition_expiration_days is not None:
+                issues.append((("warehouse", "datasets", i, "partition_expiration_days"), "Athena tables have no "
+                               "partition expiry; use 'table_expiration_days' (an S3 lifecycle rule on the dataset)"))
         for ti, topic in enumerate(self.events.topics):
+            if topic.retention_days is not None:
+                issues.append((("events", "topics", ti, "retention_days"), "SNS standard topics keep no messages; "
+                               "the subscription queues keep them (subscriptions[].retention_days)"))
             for si, sub in enumerate(topic.subscriptions):
                 loc: Loc = ("events", "topics", ti, "subscriptions", si)
+                for field in ("min_backoff_seconds", "max_backoff_seconds"):
+                    if field in sub.model_fields_set:
+                        issues.append(((*loc, field), "SQS retries after the visibility timeout, not a backoff; "
+                                       "use 'ack_deadline_seconds' and remove this field"))
                 if sub.exactly_once:
                     issues.append(((*loc, "exactly_once"), "SNS/SQS standard delivery is at-least-once; make the "
                                    "consumer idempotent and remove 'exactly_once'"))
