@@ -40,6 +40,12 @@ class TeamConfig(StrictModel):
 class IamConfig(StrictModel):
     """Identity and access section."""
 
+    admins: list[str] = Field(
+        default_factory=list,
+        description="Principals who administer the clusters (GKE: roles/container.clusterAdmin; EKS: a "
+        "cluster-admin access entry). Default: none; on EKS nobody, not even the deployer, gets implicit "
+        "admin, so list the role that runs deployments.",
+    )
     teams: list[TeamConfig] = Field(default_factory=list, description="Teams. Default: none.")
 
 

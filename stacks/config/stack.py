@@ -300,19 +300,42 @@ class StackConfig(StrictModel):
         pattern, example = _MEMBER_FORMS.get(self.target.cloud, (None, ""))
         if pattern is None:
             return []
-        return [
+        issues: Issues = [
             (("iam", "teams", ti, "members", mi), f"{member!r} is not a {self.target.cloud} principal; write it "
              f"like {example}")
             for ti, team in enumerate(self.iam.teams) for mi, member in enumerate(team.members)
             if not pattern.match(member)
         ]
+        issues += [
+            (("iam", "admins", i), f"{admin!r} is not a {self.target.cloud} principal; write it like {example}")
+            for i, admin in enumerate(self.iam.admins) if not pattern.match(admin)
+        ]
+        return issues
 
     def _check_aws(self) -> Issues:
-        """AWS specifics: EKS needs two AZs; S3 Object Lock needs versioning."""
+        """AWS specifics: zones, KMS periods, log retention values, VPC size, reserved names."""
         issues: Issues = []
         if len(self.target.zones) == 1:
             issues.append((("target", "zones"), "EKS needs subnets in at least two availability zones; list two "
                            "or more zones, or none to use the region's first three"))
+        if len(self.target.zones) > 3:
+            issues.append((("target", "zones"), "the AWS network spans at most three zones; list two or three"))
+        if self.kms.rotation_days != 90:
+            issues.append((("kms", "rotation_days"), "AWS KMS rotates keys every 90 days at the most often; "
+                           "set 90"))
+        if self.kms.destroy_scheduled_days > 30:
+            issues.append((("kms", "destroy_scheduled_days"), "AWS KMS waits at most 30 days before deleting a "
+                           "key; set 7-30"))
+        if self.monitoring.log_retention_days not in _CLOUDWATCH_RETENTION:
+            near = min(_CLOUDWATCH_RETENTION, key=lambda d: abs(d - self.monitoring.log_retention_days))
+            issues.append((("monitoring", "log_retention_days"), "CloudWatch Logs keeps logs for fixed periods; "
+                           f"the nearest is {near}"))
+        if self.network.cidr.prefixlen < 16:
+            issues.append((("network", "cidr"), f"a VPC is at most a /16, not {self.network.cidr}"))
+        for i, bucket in enumerate(self.storage.buckets):
+            if bucket.name in _AWS_RESERVED_BUCKETS:
+                issues.append((("storage", "buckets", i, "name"), f"{bucket.name!r} is the name of the warehouse's "
+                               "own bucket on AWS; choose another"))
         region = self.target.region
         for i, bucket in enumerate(self.storage.buckets):
             if bucket.location and bucket.location != region:
@@ -372,6 +395,9 @@ _MEMBER_FORMS: dict[str, tuple[re.Pattern[str], str]] = {
     "aws": (re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$"),
             "'arn:aws:iam::123456789012:role/ml-team'"),
 }
+_CLOUDWATCH_RETENTION = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                         2922, 3288, 3653)
+_AWS_RESERVED_BUCKETS = ("warehouse", "query-results")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 

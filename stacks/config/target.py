@@ -30,7 +30,8 @@ class TargetConfig(StrictModel):
     account_id: str | None = Field(
         default=None,
         pattern=r"^\d{12}$",
-        description="AWS account id (12 digits). Default: the account of the active credentials.",
+        description="AWS account id (12 digits). Required when cloud is 'aws': resources are named after it "
+        "and the provider refuses credentials of any other account.",
     )
     zones: list[str] = Field(
         default_factory=list,
@@ -58,6 +59,9 @@ class TargetConfig(StrictModel):
                            + _suggest(self.region, known)))
         if self.cloud == "gcp" and self.project is None:
             issues.append((("project",), "a GCP target needs 'project' (the GCP project id)"))
+        if self.cloud == "aws" and self.account_id is None:
+            issues.append((("account_id",), "an AWS target needs 'account_id' (12 digits); the provider refuses "
+                           "credentials of any other account"))
         if self.cloud != "aws" and self.account_id is not None:
             issues.append((("account_id",), "'account_id' applies only to cloud 'aws'; remove it"))
         if self.cloud != "gcp" and self.project is not None:
