@@ -44,9 +44,22 @@ class MlPlatform(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.outputs = build_gcp(config, parent=self, provider=provider)
+        elif cloud == "aws":
+            import pulumi_aws as aws
+
+            from mlinfra.components.aws.target import build_aws
+
+            provider = aws.Provider(
+                f"{name}-aws",
+                region=config.target.region,
+                allowed_account_ids=[config.target.account_id] if config.target.account_id else None,
+                default_tags={"tags": environment_labels(config)},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.outputs = build_aws(config, parent=self, provider=provider)
         else:
             raise UnsupportedTargetError(
-                f"target.cloud {cloud!r}: this version of mlinfra builds the gcp target only; "
+                f"target.cloud {cloud!r}: this version of mlinfra builds the gcp and aws targets only; "
                 f"the {cloud} target is not available yet"
             )
         self.register_outputs(self.outputs)

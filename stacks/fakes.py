@@ -7,6 +7,7 @@ else a resource reports is its own inputs. Values are deterministic so plans are
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,6 +64,8 @@ def fake_outputs(type_: str, name: str, inputs: Mapping[str, Any], project: str,
 
 def _aws_account(provider: Mapping[str, Any]) -> str:
     accounts = provider.get("allowedAccountIds") or [FAKE_AWS_ACCOUNT]
+    if isinstance(accounts, str):  # provider inputs arrive JSON-encoded
+        accounts = json.loads(accounts) if accounts.startswith("[") else [accounts]
     return str(accounts[0])
 
 
@@ -96,7 +99,10 @@ def _aws_outputs(type_: str, name: str, inputs: Mapping[str, Any], provider: Map
         out.update(arn=f"arn:aws:eks:{region}:{account}:cluster/{physical}", name=physical,
                    endpoint=f"https://{_digits(name, 10)}.gr7.{region}.eks.amazonaws.com",
                    certificateAuthority={"data": "ZmFrZS1jYQ=="},
-                   identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/FAKE"}]}])
+                   identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/FAKE"}]}],
+                   vpcConfig={**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{_digits(name, 8)}"})
+    elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
+        out.update(latestVersion=1, defaultVersion=1)
     elif type_ == "aws:cloudwatch/logGroup:LogGroup":
         out.update(arn=f"arn:aws:logs:{region}:{account}:log-group:{physical}")
     elif type_ == "aws:athena/workgroup:Workgroup":

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 PROJECT = "mlinfra"
 
 # Targets whose building blocks ship in this version. `validate` rejects the others up front.
-BUILDABLE_TARGETS = ("gcp",)
+BUILDABLE_TARGETS = ("gcp", "aws")
 
 
 def unbuildable_reason(config: StackConfig) -> str | None:

@@ -21,6 +21,13 @@ def test_help_lists_commands() -> None:
         assert command in result.output
 
 
+def test_plan_aws_example() -> None:
+    result = runner.invoke(app, ["plan", str(STACKS / "aws-prod.yaml"), "--json", "-"])
+    assert result.exit_code == 0, result.output
+    types = {r["type"] for r in json.loads(result.stdout)["resources"]}
+    assert {"aws:eks/cluster:Cluster", "aws:s3/bucket:Bucket", "aws:sns/topic:Topic"} <= types
+
+
 def test_schema_is_json_schema(tmp_path: Path) -> None:
     out = tmp_path / "schema.json"
     result = runner.invoke(app, ["schema", "-o", str(out)])
@@ -75,9 +82,9 @@ def test_validate_missing_file() -> None:
 
 
 def test_validate_rejects_target_not_built_by_this_version() -> None:
-    result = runner.invoke(app, ["validate", str(TEMPLATES / "aws.yaml")])
+    result = runner.invoke(app, ["validate", str(TEMPLATES / "onprem.yaml")])
     assert result.exit_code == 2
-    assert "target.cloud: the aws target is not available" in result.output
+    assert "target.cloud: the onprem target is not available" in result.output
 
 
 def test_validate_many_files_fails_if_any_fails(tmp_path: Path) -> None:
