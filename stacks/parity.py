@@ -51,7 +51,7 @@ def neutral_config(cloud: str) -> StackConfig:
 
 def feature(path: str) -> str:
     """``clusters[1].system_pool`` → ``clusters[].system_pool``: a feature, independent of list position."""
-    return re.sub(r"\[\d+\]", "[]", path)
+    return re.sub(r"\[\d+\]", "[]", path).removesuffix("[]")
 
 
 def creates() -> dict[str, dict[str, Counter[str]]]:
@@ -79,7 +79,8 @@ def parity_markdown() -> str:
         "",
         "What each target creates for each config feature, from planning one neutral config",
         "(`mlinfra.stacks.parity.NEUTRAL`: two buckets, a topic with a subscription, a dataset, split",
-        "clusters, a CPU and a GPU pool, one team) on every target. Counts are resources per feature.",
+        "clusters, a CPU and a GPU pool, one team) on every target. Counts are resources per feature;",
+        "`target` is what a target needs before anything else (GCP enables its service APIs).",
         "",
         "| config feature | " + " | ".join(clouds) + " |",
         "|---|" + "---|" * len(clouds),
