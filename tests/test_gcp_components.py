@@ -47,7 +47,8 @@ BASE: dict[str, Any] = {
             {"key": "workload", "value": "gpu"}]},
         {"name": "tpu", "accelerator": {"type": "tpu-v5e", "topology": "4x4"}, "min_nodes": 0, "max_nodes": 4},
     ],
-    "iam": {"teams": [{"name": "vision", "members": ["group:vision@example.com"],
+    "iam": {"admins": ["group:platform@example.com"],
+            "teams": [{"name": "vision", "members": ["group:vision@example.com"],
                        "buckets": {"raw": "read", "models": "write"}, "datasets": {"features": "read"},
                        "topics": {"raw-events": "subscribe"}}]},
 }
@@ -591,3 +592,13 @@ def test_example_environments_validate_and_plan(file: str):
             "count"] == 8
         assert a100["diskType"] == "pd-ssd" and a100["diskSizeGb"] == 500
         assert one(plan, KEY, "ml-prod-kms-storage").inputs["versionTemplate"]["protectionLevel"] == "HSM"
+
+
+def test_cluster_admins_get_cluster_admin_only():
+    raw = copy.deepcopy(BASE)
+    raw["iam"] = {**raw["iam"], "admins": ["group:sre@example.com"]}
+    plan = plan_of(raw)
+    admins = [r.inputs for r in plan.of_type("gcp:projects/iAMMember:IAMMember")
+              if r.inputs["member"] == "group:sre@example.com"]
+    assert [a["role"] for a in admins] == ["roles/container.clusterAdmin"]
+    assert plan.named("ml-dev-cluster-admins").config_path == "iam.admins"

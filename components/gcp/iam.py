@@ -127,3 +127,34 @@ class TeamIdentity(pulumi.ComponentResource):
             {"publish": topic.grant_publish, "subscribe": topic.grant_subscribe, "admin": topic.grant_admin}[
                 t_access](grantee, self.member)
         self.register_outputs({"email": self.email, "member": self.member})
+
+
+class ClusterAdminsArgs(BaseModel):
+    """Inputs of :class:`ClusterAdmins`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    project: str = Field(description="GCP project id. Required.")
+    admins: list[str] = Field(
+        default_factory=list, description="Principals ('group:sre@example.com') to administer clusters. Default: none."
+    )
+
+
+class ClusterAdmins(pulumi.ComponentResource):
+    """Who administers the environment's GKE clusters: ``roles/container.clusterAdmin`` and nothing else.
+
+    Secure defaults: no admins unless listed; the role covers clusters only (no data, no IAM); public
+    principals are refused.
+    """
+
+    members: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: ClusterAdminsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlinfra:gcp:ClusterAdmins", name, None, opts)
+        for admin in args.admins:
+            permissions.check_member(admin)
+            tag = hashlib.sha256(admin.encode()).hexdigest()[:8]
+            gcp.projects.IAMMember(f"{name}-{tag}", project=args.project, role=permissions.CLUSTER_ADMIN_PROJECT_ROLE,
+                                   member=admin, opts=pulumi.ResourceOptions(parent=self))
+        self.members = pulumi.Output.from_input(list(args.admins))
+        self.register_outputs({"members": self.members})

@@ -55,6 +55,9 @@ WORKLOAD_IDENTITY_USER: Final[str] = "roles/iam.workloadIdentityUser"
 # Humans of a team may list clusters and fetch credentials; what they may do inside is Kubernetes RBAC.
 TEAM_MEMBER_PROJECT_ROLES: Final[tuple[str, ...]] = ("roles/container.clusterViewer",)
 
+# Cluster administrators (config iam.admins): full control inside the project's GKE clusters, nothing else.
+CLUSTER_ADMIN_PROJECT_ROLE: Final[str] = "roles/container.clusterAdmin"
+
 # Running a query is a project-level job; the data it may read still comes only from dataset grants.
 QUERY_JOBS_PROJECT_ROLE: Final[str] = "roles/bigquery.jobUser"
 

@@ -20,7 +20,14 @@ from mlinfra.components import provenance
 from mlinfra.components.gcp import names
 from mlinfra.components.gcp.bigquery import BigQueryDataset, BigQueryDatasetArgs
 from mlinfra.components.gcp.gke_cluster import AuthorizedNetworkArgs, GkeCluster, GkeClusterArgs
-from mlinfra.components.gcp.iam import NodeServiceAccount, NodeServiceAccountArgs, TeamIdentity, TeamIdentityArgs
+from mlinfra.components.gcp.iam import (
+    ClusterAdmins,
+    ClusterAdminsArgs,
+    NodeServiceAccount,
+    NodeServiceAccountArgs,
+    TeamIdentity,
+    TeamIdentityArgs,
+)
 from mlinfra.components.gcp.kms import GcpKms, GcpKmsArgs, KmsKey, Purpose, kms_location
 from mlinfra.components.gcp.logging import AUDITED_SERVICES, ProjectLogging, ProjectLoggingArgs
 from mlinfra.components.gcp.network import GcpNetwork, GcpNetworkArgs, carve
@@ -217,6 +224,11 @@ def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
                 node_locations=list(config.target.zones), labels=dict(p.labels), resource_labels=labels,
                 taints=[TaintArgs(key=t.key, value=t.value, effect=t.effect) for t in p.taints],
             ), opts())
+
+    if config.iam.admins:
+        with provenance.source("iam.admins"):
+            ClusterAdmins(f"{env}-cluster-admins", ClusterAdminsArgs(project=project, admins=list(config.iam.admins)),
+                          opts())
 
     for i, team in enumerate(config.iam.teams):
         with provenance.source(f"iam.teams[{i}]"):
