@@ -79,7 +79,9 @@ class AcceleratorConfig(StrictModel):
         description="TPU slice topology ('2x4', '4x4', '2x2x2'); required for TPUs, forbidden otherwise.",
     )
     driver_version: Literal["default", "latest"] = Field(
-        default="default", description="GPU driver the platform installs: 'default' or 'latest'. Default: default."
+        default="default",
+        description="GPU driver GKE installs: 'default' or 'latest' (AWS: the driver of the EKS NVIDIA AMI). "
+        "Default: default.",
     )
 
     @property
@@ -156,7 +158,8 @@ class NodePoolConfig(StrictModel):
     spot: bool = Field(default=False, description="Use spot/preemptible capacity. Default: off, on-demand.")
     disk_size_gb: int = Field(default=100, ge=20, le=65536, description="Boot disk size in GB. Default: 100.")
     disk_type: Literal["standard", "balanced", "ssd"] = Field(
-        default="balanced", description="Boot disk type. Default: balanced."
+        default="balanced",
+        description="Boot disk type (GCP: pd-standard / pd-balanced / pd-ssd; AWS: always gp3). Default: balanced.",
     )
     taints: list[Taint] = Field(
         default_factory=list,
@@ -252,7 +255,9 @@ class MonitoringConfig(StrictModel):
         default=30, ge=1, le=3650, description="Retention of platform log buckets/groups in days. Default: 30."
     )
     audit_logs: bool = Field(
-        default=True, description="Data-access audit logs for storage, warehouse and KMS. Default: on."
+        default=True,
+        description="Data-access audit logs for storage, warehouse and KMS (GCP: project audit configs; AWS: "
+        "left to the organisation's CloudTrail, not created here). Default: on.",
     )
     project_settings: bool = Field(
         default=True,

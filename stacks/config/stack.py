@@ -330,6 +330,17 @@ class StackConfig(StrictModel):
             near = min(_CLOUDWATCH_RETENTION, key=lambda d: abs(d - self.monitoring.log_retention_days))
             issues.append((("monitoring", "log_retention_days"), "CloudWatch Logs keeps logs for fixed periods; "
                            f"the nearest is {near}"))
+        if "flow_logs_sampling" in self.network.model_fields_set:
+            issues.append((("network", "flow_logs_sampling"), "VPC flow logs on AWS record every flow; remove "
+                           "'flow_logs_sampling'"))
+        for i, cluster in enumerate(self.clusters):
+            if "maintenance_start_utc" in cluster.model_fields_set:
+                issues.append((("clusters", i, "maintenance_start_utc"), "EKS has no maintenance window: upgrades "
+                               "run when kubernetes_version changes; remove 'maintenance_start_utc'"))
+        for i, pool in enumerate(self.node_pools):
+            if pool.machine_type and not _EC2_TYPE.match(pool.machine_type):
+                issues.append((("node_pools", i, "machine_type"), f"{pool.machine_type!r} is not an EC2 instance "
+                               "type (e.g. 'm6i.2xlarge'); remove 'machine_type' to let mlinfra choose"))
         if self.network.cidr.prefixlen < 16:
             issues.append((("network", "cidr"), f"a VPC is at most a /16, not {self.network.cidr}"))
         for i, bucket in enumerate(self.storage.buckets):
@@ -379,6 +390,10 @@ class StackConfig(StrictModel):
         issues: Issues = []
         if not self.residency.allowed_regions:
             issues.append((("residency", "allowed_regions"), "a prod environment must declare where data may live"))
+        for i, cluster in enumerate(self.clusters):
+            if not cluster.private_endpoint:
+                issues.append((("clusters", i, "private_endpoint"), "prod control planes stay private; reach them "
+                               "through network.authorized_networks (VPN) instead of a public endpoint"))
         if self.protect_data is False:
             issues.append((("protect_data",), "prod data stores are always protected; remove 'protect_data: false'"))
         for i, bucket in enumerate(self.storage.buckets):
@@ -397,6 +412,7 @@ _MEMBER_FORMS: dict[str, tuple[re.Pattern[str], str]] = {
 }
 _CLOUDWATCH_RETENTION = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                          2922, 3288, 3653)
+_EC2_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _AWS_RESERVED_BUCKETS = ("warehouse", "query-results")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")

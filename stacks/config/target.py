@@ -132,7 +132,8 @@ class NetworkConfig(StrictModel):
     )
     flow_logs: bool = Field(default=True, description="VPC flow logs on every subnet. Default: on.")
     flow_logs_sampling: float = Field(
-        default=0.5, gt=0, le=1, description="Fraction of flows sampled into flow logs. Default: 0.5."
+        default=0.5, gt=0, le=1,
+        description="Fraction of flows sampled into flow logs (GCP; AWS records every flow). Default: 0.5."
     )
     nat: bool = Field(
         default=True,
@@ -167,7 +168,9 @@ class KmsConfig(StrictModel):
         default=90, ge=1, le=90, description="Automatic key rotation period in days (1-90). Default: 90."
     )
     protection_level: Literal["software", "hsm"] = Field(
-        default="software", description="Key protection: 'software' or 'hsm' (FIPS 140-2 L3). Default: software."
+        default="software",
+        description="Key protection on GCP: 'software' or 'hsm' (FIPS 140-2 L3). AWS KMS keys are always held in "
+        "its validated HSMs, so both values mean the same there. Default: software.",
     )
     destroy_scheduled_days: int = Field(
         default=30, ge=7, le=120,
