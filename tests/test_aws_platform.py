@@ -112,3 +112,37 @@ def test_every_resource_is_traced_to_the_config() -> None:
     assert "" not in paths
     assert {"kms", "network", "storage.buckets[0]", "events.topics[0]", "warehouse.datasets", "clusters[0]",
             "clusters[0].system_pool", "node_pools[1]", "iam.teams[2]", "monitoring"} <= paths
+
+
+def _variant(**changes: Any) -> Plan:
+    from mlinfra.stacks.config import StackConfig
+
+    raw = load(STACKS / "aws-dev.yaml").model_dump(mode="json", exclude_unset=True)
+    raw.update(changes)
+    return plan(StackConfig.model_validate(raw))
+
+
+def test_one_access_entry_per_principal_even_in_several_roles() -> None:
+    deployer = "arn:aws:iam::111122223333:role/ml-platform-deployer"
+    both = "arn:aws:iam::111122223333:role/shared-team"
+    teams = load(STACKS / "aws-dev.yaml").model_dump(mode="json", exclude_unset=True)["iam"]["teams"]
+    teams[0]["members"] = [both, deployer]
+    teams[1]["members"] = [both]
+    result = _variant(iam={"admins": [deployer], "teams": teams})
+    entries = [r.inputs["principalArn"] for r in result.of_type("aws:eks/accessEntry:AccessEntry")]
+    assert sorted(entries) == sorted({deployer, both})
+    scopes = [r.inputs["accessScope"] for r in result.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+              if r.inputs["principalArn"] == both]
+    assert scopes == [{"type": "namespace", "namespaces": ["nlp", "vision"]}]
+
+
+def test_private_authorized_networks_reach_the_private_endpoint() -> None:
+    rules = [r.inputs for r in dev().of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+             if r.name.startswith("ml-dev-main-api-from-")]
+    assert rules == [{**rules[0], "cidrIpv4": "10.200.0.0/24", "fromPort": 443, "toPort": 443, "ipProtocol": "tcp"}]
+
+
+def test_service_ranges_come_from_the_config() -> None:
+    ranges = {r.inputs["name"]: r.inputs["kubernetesNetworkConfig"]["serviceIpv4Cidr"]
+              for r in prod().of_type("aws:eks/cluster:Cluster")}
+    assert ranges == {"ml-prod-train": "10.96.0.0/20", "ml-prod-serve": "10.96.16.0/20"}

@@ -220,12 +220,23 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, attachment, key_use]),
         )
         self.cluster = cluster
+        self._account = cluster.arn.apply(lambda arn: arn.split(":")[4] if arn and arn.count(":") >= 5 else None)
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint
         self.arn = cluster.arn
         self.certificate_authority = cluster.certificate_authority.apply(lambda c: (c.data if c else None) or "")
         self.cluster_security_group_id = cluster.vpc_config.apply(
             lambda v: (v.cluster_security_group_id if v else None) or "")
+        # A private endpoint is reached over the VPC: admit the authorized networks (VPN, CI) on 443.
+        for index, network in enumerate(args.authorized_networks):
+            if not network.is_private:
+                continue  # public ranges can only use the public endpoint (public_access_cidrs above)
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-from-{index}", security_group_id=self.cluster_security_group_id,
+                cidr_ipv4=str(network), ip_protocol="tcp", from_port=443, to_port=443,
+                description=f"Kubernetes API from authorized network {network}",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
             cluster.name, cluster.endpoint, self.certificate_authority,
         ).apply(lambda v: _kubeconfig(v[0], v[1], v[2], args.region)))
@@ -278,7 +289,8 @@ class EksCluster(pulumi.ComponentResource):
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(f"{name}-ebs-csi", name=role_name(f"{args.cluster_name}-ebs-csi"),
-                            assume_role_policy=pod_identity_trust(), description="EBS CSI controller (Pod Identity)",
+                            assume_role_policy=pod_identity_trust(self._account),
+                            description="EBS CSI controller (Pod Identity)",
                             tags=args.tags or None, opts=child)
         waits: list[pulumi.Resource] = [aws.iam.RolePolicyAttachment(
             f"{name}-ebs-csi", role=role.name, policy_arn=EBS_CSI_POLICY, opts=child)]

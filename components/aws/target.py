@@ -20,6 +20,7 @@ names are global and carry the account and region). Each component is built insi
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pulumi
@@ -130,10 +131,8 @@ def build_aws(config: StackConfig, *, parent: pulumi.Resource,
         if monitoring.workspace_arn is not None:
             out["monitoring.prometheus_workspace"] = monitoring.workspace_arn
 
-    access = [ClusterAccessArgs(principal_arn=a, access="admin") for a in config.iam.admins] + [
-        ClusterAccessArgs(principal_arn=m, access="view", namespaces=[team.name])
-        for team in config.iam.teams for m in team.members
-    ]
+    access = _cluster_access(config)
+    services = _service_ranges(config)
     disks_key = kms.key_arn("disks")
     clusters: dict[str, EksCluster] = {}
     node_roles: dict[str, NodeRole] = {}
@@ -146,6 +145,7 @@ def build_aws(config: StackConfig, *, parent: pulumi.Resource,
                 upgrade_support="extended" if c.release_channel == "stable" else "standard",
                 subnet_ids=network.private_subnet_ids, private_endpoint=c.private_endpoint,
                 authorized_networks=[n.cidr for n in config.network.authorized_networks],
+                service_cidr=services[c.name],
                 secrets_key_arn=kms.key_arn("eks-secrets"), logs_key_arn=kms.key_arn("logs"),
                 log_retention_days=config.monitoring.log_retention_days,
                 deletion_protection=c.deletion_protection if c.deletion_protection is not None else protect,
@@ -195,3 +195,22 @@ def build_aws(config: StackConfig, *, parent: pulumi.Resource,
             ), opts())
             out[f"teams.{team.name}.role_arn"] = role.arn
     return out
+
+
+def _cluster_access(config: StackConfig) -> list[ClusterAccessArgs]:
+    """One access entry per principal: admins cluster-wide; team members view their teams' namespaces."""
+    namespaces: dict[str, list[str]] = {}
+    for team in config.iam.teams:
+        for member in team.members:
+            namespaces.setdefault(member, []).append(team.name)
+    admins = list(dict.fromkeys(config.iam.admins))
+    return [ClusterAccessArgs(principal_arn=a, access="admin") for a in admins] + [
+        ClusterAccessArgs(principal_arn=m, access="view", namespaces=sorted(set(ns)))
+        for m, ns in namespaces.items() if m not in admins
+    ]
+
+
+def _service_ranges(config: StackConfig) -> dict[str, ipaddress.IPv4Network]:
+    """Each cluster's Kubernetes service range: a /20 from network.services_cidr, as on every target."""
+    ranges = config.network.services_cidr.subnets(new_prefix=max(20, config.network.services_cidr.prefixlen))
+    return {c.name: next(ranges) for c in config.clusters}
