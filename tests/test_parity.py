@@ -56,3 +56,21 @@ def test_security_basics_hold_on_both_targets() -> None:
 def test_parity_doc_is_current() -> None:
     stale = "docs/parity.md is stale: python -m mlinfra.stacks.parity > docs/parity.md"
     assert DOC.read_text() == parity_markdown(), stale
+
+
+def test_every_config_field_has_a_parity_row() -> None:
+    from mlinfra.stacks.parity_features import FEATURES
+    from mlinfra.stacks.reference import _models
+
+    prefixes = [path for path, _, _ in FEATURES]
+    for model, path in _models():
+        base = "" if path == "(top level)" else f"{path}."
+        for field in model.model_fields:
+            full = base + field
+            if model.model_fields[field].annotation is not None and any(
+                    full == p or full.startswith((p + ".", p + "[")) for p in prefixes):
+                continue
+            # a container field is covered when all of its children are
+            if any(p.startswith((full + ".", full + "[")) for p in prefixes):
+                continue
+            raise AssertionError(f"config field {full} has no row in stacks/parity_features.py")

@@ -1,0 +1,131 @@
+"""What each target does with each config feature, one row per feature (a config path prefix).
+
+Hand-written mechanism descriptions, kept honest two ways: a test fails when a config field is not
+covered by any row (so a new field cannot skip the table), and the generated resource table in
+``docs/parity.md`` comes from planning the same config on every target.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# (config path prefix, GCP, AWS). "rejected" means `validate` refuses it on that target, naming the equivalent.
+FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
+    ("name", "prefix of every resource name", "prefix of every resource name"),
+    ("environment", "prod: Pulumi protect on data stores and keys, GKE deletion protection, residency required, "
+     "private control planes", "prod: Pulumi protect on data stores and keys, EKS deletion protection, NAT per "
+     "AZ, residency required, private control planes"),
+    ("description", "documentation only", "documentation only"),
+    ("labels", "provider default_labels on every labelled resource, node VM labels", "provider default_tags on "
+     "every taggable resource"),
+    ("protect_data", "Pulumi protect + bucket force_destroy off + dataset delete_contents_on_destroy off",
+     "Pulumi protect + bucket force_destroy off"),
+    ("target.cloud", "gcp provider", "aws provider"),
+    ("target.region", "provider region, key ring, subnets, cluster location", "provider region (every resource)"),
+    ("target.project", "provider project", "rejected (GCP only)"),
+    ("target.account_id", "rejected (AWS only)", "provider allowed_account_ids, ARNs, bucket names"),
+    ("target.zones", "node locations; TPU pools use the first zone", "subnet AZs (2-3)"),
+    ("target.kubeconfig", "rejected (on-prem only)", "rejected (on-prem only)"),
+    ("target.context", "rejected (on-prem only)", "rejected (on-prem only)"),
+    ("target.render_to", "rejected (on-prem only)", "rejected (on-prem only)"),
+    ("residency", "validate; Pub/Sub message storage policy with in-transit enforcement", "validate"),
+    ("network.cidr", "one /20 subnet per cluster", "VPC CIDR, private /18s and public subnets per AZ"),
+    ("network.pods_cidr", "secondary range per cluster (/14)", "unused: VPC CNI gives pods VPC addresses"),
+    ("network.services_cidr", "secondary range per cluster (/20)", "EKS service_ipv4_cidr per cluster (/20)"),
+    ("network.control_plane_cidr", "private control-plane /28 per cluster", "unused: EKS manages it"),
+    ("network.authorized_networks", "master authorized networks", "cluster security-group rules on 443 "
+     "(private ranges), public_access_cidrs (public endpoint)"),
+    ("network.flow_logs", "subnet flow logs", "VPC flow logs to a KMS-encrypted log group"),
+    ("network.flow_logs_sampling", "flow log sampling", "rejected (AWS records every flow)"),
+    ("network.nat", "Cloud Router + Cloud NAT", "NAT gateways (one per AZ in prod)"),
+    ("kms.rotation_days", "rotation_period", "rotation_period_in_days (90 only)"),
+    ("kms.protection_level", "SOFTWARE or HSM", "no effect: AWS KMS keys are HSM-held"),
+    ("kms.destroy_scheduled_days", "destroy_scheduled_duration", "deletion_window_in_days (7-30)"),
+    ("storage.buckets[].name", "GCS bucket {project}-{env}-{name}", "S3 bucket {env}-{name}-{account}-{region}"),
+    ("storage.buckets[].purpose", "label", "tag"),
+    ("storage.buckets[].location", "bucket location (region, dual- or multi-region)", "rejected unless the target "
+     "region"),
+    ("storage.buckets[].storage_class", "default storage class", "rejected (use a lifecycle transition)"),
+    ("storage.buckets[].versioning", "Object Versioning (off when a retention policy is set)", "S3 versioning"),
+    ("storage.buckets[].lifecycle", "lifecycle rules (NEARLINE/COLDLINE/ARCHIVE)", "lifecycle configuration "
+     "(STANDARD_IA/GLACIER_IR/DEEP_ARCHIVE)"),
+    ("storage.buckets[].retention_days", "retention policy", "S3 Object Lock default retention"),
+    ("storage.buckets[].lock_retention", "locked retention policy", "Object Lock COMPLIANCE mode"),
+    ("storage.buckets[].notifications", "GCS Pub/Sub notification + publisher grant for the GCS agent",
+     "S3 event notification to SNS, allowed by the topic policy"),
+    ("storage.buckets[].force_destroy", "force_destroy", "force_destroy"),
+    ("events.topics[].name", "Pub/Sub topic (CMEK)", "SNS topic (KMS)"),
+    ("events.topics[].retention_days", "topic message retention", "rejected (queues keep messages)"),
+    ("events.topics[].subscriptions[].name", "pull subscription", "SQS queue subscribed with raw delivery"),
+    ("events.topics[].subscriptions[].ack_deadline_seconds", "ack deadline", "visibility timeout"),
+    ("events.topics[].subscriptions[].retention_days", "message retention", "message retention"),
+    ("events.topics[].subscriptions[].min_backoff_seconds", "retry policy", "rejected (visibility timeout)"),
+    ("events.topics[].subscriptions[].max_backoff_seconds", "retry policy", "rejected (visibility timeout)"),
+    ("events.topics[].subscriptions[].dead_letter", "dead-letter topic + subscription, agent grants",
+     "dead-letter queue + redrive policy"),
+    ("events.topics[].subscriptions[].filter", "subscription filter", "rejected (filter in the consumer)"),
+    ("events.topics[].subscriptions[].exactly_once", "exactly-once delivery", "rejected (idempotent consumers)"),
+    ("warehouse.datasets[].name", "BigQuery dataset {env}_{name} (CMEK)", "Glue database {env}_{name} in the "
+     "environment's Athena workgroup, data under s3://warehouse/{name}/"),
+    ("warehouse.datasets[].location", "dataset location (key ring made there)", "rejected unless the target "
+     "region"),
+    ("warehouse.datasets[].description", "dataset description", "database description"),
+    ("warehouse.datasets[].table_expiration_days", "default table expiration", "S3 lifecycle expiry on the "
+     "dataset prefix"),
+    ("warehouse.datasets[].partition_expiration_days", "default partition expiration", "rejected"),
+    ("warehouse.datasets[].delete_contents_on_destroy", "delete_contents_on_destroy", "force_destroy on the "
+     "warehouse buckets"),
+    ("clusters[].name", "GKE cluster {env}-{name}", "EKS cluster {env}-{name}"),
+    ("clusters[].role", "label; decides which cluster runs training or serving", "tag; same"),
+    ("clusters[].kubernetes_version", "min_master_version", "cluster version"),
+    ("clusters[].release_channel", "release channel", "upgrade support policy (stable: extended)"),
+    ("clusters[].private_endpoint", "private endpoint", "endpoint public access off"),
+    ("clusters[].maintenance_start_utc", "daily maintenance window", "rejected (no maintenance windows)"),
+    ("clusters[].deletion_protection", "deletion_protection", "deletion_protection"),
+    ("clusters[].system_pool", "e2-standard node pool labelled system", "m6i managed node group labelled system"),
+    ("node_pools[].name", "GKE node pool", "EKS managed node group + launch template"),
+    ("node_pools[].cluster", "pool's cluster", "node group's cluster"),
+    ("node_pools[].machine_class", "n2-standard / c2 / n2-highmem (n1-* for T4)", "m6i / c6i / r6i"),
+    ("node_pools[].vcpus", "machine size", "instance size"),
+    ("node_pools[].machine_type", "machine type override (checked against the accelerator)",
+     "instance type override (checked against the accelerator family)"),
+    ("node_pools[].accelerator.type", "guest accelerators / accelerator-optimised machine / TPU slice",
+     "GPU or Neuron instance with the NVIDIA or Neuron AMI"),
+    ("node_pools[].accelerator.count", "accelerators per node", "instance size"),
+    ("node_pools[].accelerator.topology", "TPU topology + COMPACT placement", "rejected (TPUs are GCP only)"),
+    ("node_pools[].accelerator.driver_version", "GKE GPU driver version", "the AMI's driver"),
+    ("node_pools[].min_nodes", "autoscaling total minimum", "scaling_config min"),
+    ("node_pools[].max_nodes", "autoscaling total maximum", "scaling_config max"),
+    ("node_pools[].spot", "spot VMs", "SPOT capacity type"),
+    ("node_pools[].disk_size_gb", "boot disk size (CMEK)", "root EBS volume size (KMS)"),
+    ("node_pools[].disk_type", "pd-standard / pd-balanced / pd-ssd", "gp3 always"),
+    ("node_pools[].taints", "node taints (+ accelerator taint)", "node group taints (+ accelerator taint)"),
+    ("node_pools[].labels", "Kubernetes node labels", "Kubernetes node labels"),
+    ("training", "in-cluster layer (a later release)", "in-cluster layer (a later release); queue quotas are "
+     "validated against pool capacity now"),
+    ("serving", "in-cluster layer (a later release)", "in-cluster layer (a later release)"),
+    ("monitoring.enabled", "managed Prometheus and GPU metrics on/off", "AMP workspace on/off"),
+    ("monitoring.managed_prometheus", "GKE Managed Prometheus", "Amazon Managed Prometheus workspace"),
+    ("monitoring.gpu_metrics", "GKE DCGM metrics", "in-cluster layer (a later release)"),
+    ("monitoring.log_retention_days", "_Default log bucket retention", "CloudWatch log group retention"),
+    ("monitoring.audit_logs", "DATA_READ/DATA_WRITE audit configs for storage, BigQuery, KMS", "organisation "
+     "CloudTrail (not created here)"),
+    ("monitoring.project_settings", "owns _Default log retention and audit configs", "owns Glue Data Catalog "
+     "encryption settings"),
+    ("iam.admins", "roles/container.clusterAdmin", "EKS cluster-admin access entry"),
+    ("iam.teams[].name", "service account {env}-{team}-team + Workload Identity for {team}/{team}-workload",
+     "IAM role {env}-{team}-team + Pod Identity association for {team}/{team}-workload"),
+    ("iam.teams[].members", "roles/container.clusterViewer", "EKS view access entry scoped to the namespace"),
+    ("iam.teams[].buckets", "bucket IAM member + key grant", "role policy on the bucket ARN + key"),
+    ("iam.teams[].datasets", "dataset IAM member + bigquery.jobUser", "role policy on the workgroup, Glue "
+     "database and data prefix + key"),
+    ("iam.teams[].topics", "topic/subscription IAM members", "role policy on the topic or queues + key"),
+    ("waivers", "policy waivers (policy checks)", "policy waivers (policy checks)"),
+)
+
+
+def feature_table() -> str:
+    """The feature table as Markdown."""
+    lines = ["| config | gcp | aws |", "|---|---|---|"]
+    lines += [f"| `{path}` | {gcp} | {aws} |" for path, gcp, aws in FEATURES]
+    return "\n".join(lines)
