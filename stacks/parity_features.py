@@ -117,8 +117,8 @@ FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
      "IAM role {env}-{team}-team + Pod Identity association for {team}/{team}-workload"),
     ("iam.teams[].members", "roles/container.clusterViewer", "EKS view access entry scoped to the namespace"),
     ("iam.teams[].buckets", "bucket IAM member + key grant", "role policy on the bucket ARN + key"),
-    ("iam.teams[].datasets", "dataset IAM member + bigquery.jobUser", "role policy on the workgroup, Glue "
-     "database and data prefix + key"),
+    ("iam.teams[].datasets", "dataset IAM member + bigquery.jobUser", "the team's own Athena workgroup (results "
+     "under its prefix) + role policy on the Glue database, data prefix and key"),
     ("iam.teams[].topics", "topic/subscription IAM members", "role policy on the topic or queues + key"),
     ("waivers", "policy waivers (policy checks)", "policy waivers (policy checks)"),
 )

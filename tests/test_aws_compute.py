@@ -365,7 +365,7 @@ def test_node_role_has_only_the_node_policies():
     assert trust == [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
     attached = {r.inputs["policyArn"] for r in plan.of_type(ATTACH) if r.parent == role.parent}
     assert attached == {"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-                        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+                        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
                         "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"}
     assert not [r for r in plan.of_type(INLINE) if r.parent == role.parent]
     assert "managedPolicyArns" not in role.inputs and "inlinePolicies" not in role.inputs
@@ -403,6 +403,60 @@ def test_team_role_resolves_output_values_and_has_no_policy_without_statements()
     long_name = one(plan, ROLE, "idle-role").inputs["name"]
     assert len(long_name) == 64 and long_name.startswith("ml-prod-idlexxx")
     assert "Condition" not in json.loads(one(plan, ROLE, "nlp-role").inputs["assumeRolePolicy"])["Statement"][0]
+
+
+def test_team_role_compacts_repeated_and_mergeable_statements():
+    def build(o: pulumi.ResourceOptions) -> None:
+        models = pulumi.Output.from_input("arn:aws:s3:::acme-models")
+        objects = pulumi.Output.concat(models, "/*")  # one Output reused by several grants, as helpers do
+        other = pulumi.Output.concat(models, "/*")  # same value, another object: never assumed to be the same
+        read = ["s3:GetObject", "s3:GetObjectVersion"]
+        listing = {"StringLike": {"s3:prefix": ["a/", "a/*"]}}
+        TeamRole("vision", TeamRoleArgs(env="ml-dev", team="vision", statements=[
+            {"Effect": "Allow", "Action": read, "Resource": ["arn:aws:s3:::acme-raw/*"]},
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [LOGS_KEY]},
+            {"Effect": "Allow", "Action": list(reversed(read)), "Resource": [objects]},  # same action set
+            {"Effect": "Allow", "Action": read, "Resource": [objects, other]},
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [LOGS_KEY]},  # exact duplicate
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::acme-raw"],
+             "Condition": listing},
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::acme-models"]},  # no condition
+            # Covered by the broader key grant below: left out.
+            {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
+             "Resource": [LOGS_KEY, DISKS_KEY]},
+        ]), o)
+
+    plan = run(build)
+    policy = json.loads(one(plan, INLINE, "vision-policy").inputs["policy"])["Statement"]
+    assert policy == [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+         "Resource": ["arn:aws:s3:::acme-raw/*", "arn:aws:s3:::acme-models/*", "arn:aws:s3:::acme-models/*"]},
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::acme-raw"],
+         "Condition": {"StringLike": {"s3:prefix": ["a/", "a/*"]}}},
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::acme-models"]},
+        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
+         "Resource": [LOGS_KEY, DISKS_KEY]},
+    ]
+
+
+def test_compact_statements_keeps_every_grant_and_leaves_its_input_alone():
+    shared = ["arn:aws:sqs:eu-west-1:1:q"]
+    given = [
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:eu-west-1:1:a"},
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": shared},
+        {"Effect": "Deny", "Action": ["sqs:SendMessage"], "Resource": shared},
+        {"Sid": "Named", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": shared},
+    ]
+    before = json.dumps(given)
+    out = iam.compact_statements(given)
+    assert json.dumps(given) == before and shared == ["arn:aws:sqs:eu-west-1:1:q"]
+    assert out == [
+        {"Effect": "Allow", "Action": "sqs:SendMessage",
+         "Resource": ["arn:aws:sqs:eu-west-1:1:a", "arn:aws:sqs:eu-west-1:1:q"]},
+        given[2], given[3],  # another Effect, another Sid: not merged, and returned as given
+    ]
+    assert out[1] is given[2]
+    assert iam.compact_statements([]) == []
 
 
 @pytest.mark.parametrize("statement", [

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from mlinfra.components.aws import athena, events, kms, monitoring, names, permissions, s3
+from mlinfra.components.aws import athena, events, iam, kms, monitoring, names, permissions, s3
 from mlinfra.stacks.offline import Plan, PlannedResource, run_program
 
 ACCOUNT = "123456789012"
@@ -68,6 +68,7 @@ def _program(env: str = "dev", protect: bool = False, lock: bool = False) -> Non
         region=REGION, account_id=ACCOUNT, key=keys.key("warehouse"), workgroup_name=names.workgroup_name(env),
         data_bucket_name=names.bucket_name(env, "warehouse", ACCOUNT, REGION),
         results_bucket_name=names.bucket_name(env, "athena-results", ACCOUNT, REGION), protect=protect,
+        teams=["vision", "nlp"],
         datasets=[
             athena.AthenaDatasetArgs(name="features", database_name=names.glue_database_name(env, "features"),
                                      table_expiration_days=14),
@@ -85,7 +86,8 @@ def _program(env: str = "dev", protect: bool = False, lock: bool = False) -> Non
     _policy("grant-topic-subscribe", topic.subscribe_statements(), opts)
     _policy("grant-topic-admin", topic.admin_statements(), opts)
     for access in ("read", "write", "admin"):
-        _policy(f"grant-features-{access}", getattr(warehouse, f"{access}_statements")("features"), opts)
+        _policy(f"grant-features-{access}", getattr(warehouse, f"{access}_statements")("features", grantee="vision"),
+                opts)
 
 
 @cache
@@ -223,6 +225,30 @@ def test_bucket_policy_denies_plain_http_and_old_tls():
                "dev-raw-public-access-block").urn in policy.dependencies
 
 
+def test_bucket_policy_denies_uploads_with_another_encryption_or_key():
+    plan = dev_plan()
+    sse, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    keys = set()
+    for bucket in ("dev-raw", "dev-warehouse-results"):
+        sids = by_sid(doc(one(plan, "aws:s3/bucketPolicy:BucketPolicy", f"{bucket}-policy")))
+        (rule,) = _child(plan, "BucketServerSideEncryptionConfiguration", f"{bucket}-encryption")["rules"]
+        key_arn = rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]  # this bucket's own key
+        assert key_arn.startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/")
+        keys.add(key_arn)
+        objects = f"{names.bucket_arn(one(plan, BUCKET, f'{bucket}-bucket').inputs['bucket'])}/*"
+        algorithm, key = sids["DenyUploadsNotSseKms"], sids["DenyUploadsWithAnotherKmsKey"]
+        for st in (algorithm, key):
+            assert st["Effect"] == "Deny" and st["Principal"] == "*"
+            assert st["Action"] == "s3:PutObject" and st["Resource"] == objects
+            # Only when the upload sends the header: without it the bucket default (this key) applies.
+            assert st["Condition"]["Null"] == {sse: "false"}
+        # Not ...IfExists: on a Deny that would also refuse uploads sending no header at all.
+        assert algorithm["Condition"]["StringNotEquals"] == {sse: "aws:kms"}
+        # IfExists on the key id: 'aws:kms' without a key id means the aws/s3 managed key, refused too.
+        assert key["Condition"]["StringNotEqualsIfExists"] == {key_id: key_arn}
+    assert len(keys) == 2  # storage and warehouse keys: each bucket pins its own
+
+
 def test_versioning_on_by_default_and_absent_when_off():
     plan = dev_plan()
     assert _child(plan, "BucketVersioning", "dev-raw-versioning")["versioningConfiguration"] == {"status": "Enabled"}
@@ -249,10 +275,13 @@ def test_lifecycle_maps_neutral_classes_prefixes_and_aborts_multipart():
 
 def test_object_lock_governance_in_dev_compliance_when_locked():
     dev, prod = dev_plan(), prod_plan()
-    assert one(dev, BUCKET, "dev-raw-bucket").inputs["objectLockEnabled"] is True
-    assert "objectLockEnabled" not in one(dev, BUCKET, "dev-models-bucket").inputs
+    # Never on the bucket (a change there replaces it): the lock configuration enables it, also on existing buckets.
+    assert not [b.name for b in dev.of_type(BUCKET) if "objectLockEnabled" in b.inputs]
     lock = _child(dev, "BucketObjectLockConfiguration", "dev-raw-object-lock")
+    assert lock["objectLockEnabled"] == "Enabled"
     assert lock["rule"] == {"defaultRetention": {"mode": "GOVERNANCE", "days": 10}}
+    assert not [r for r in dev.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+                if r.name.startswith("dev-models")]
     assert one(dev, "aws:s3/bucketVersioning:BucketVersioning", "dev-raw-versioning").urn in one(
         dev, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "dev-raw-object-lock").dependencies
     assert _child(prod, "BucketObjectLockConfiguration", "prod-raw-object-lock")["rule"]["defaultRetention"][
@@ -375,9 +404,32 @@ def test_subscription_filter_is_refused_with_the_config_path():
     with pytest.raises(ValidationError, match=r"events\.topics\[\]\.subscriptions\[\]\.filter"):
         events.SqsSubscriptionArgs(name="a", queue_name="q", filter="attributes.kind = \"x\"")
     assert events.SqsSubscriptionArgs(name="a", queue_name="q").filter is None
-    with pytest.raises(ValidationError, match="no room for '-dlq'"):
-        events.SqsSubscriptionArgs(name="a", queue_name="q" * 80)
     assert events.SqsSubscriptionArgs(name="a", queue_name="q" * 80, dead_letter=False).queue_name
+
+
+def test_default_dead_letter_queue_name_fits_sqs_limit():
+    assert events.SqsSubscriptionArgs(name="a", queue_name="dev-raw-ingest").dead_letter_name == "dev-raw-ingest-dlq"
+    assert events.SqsSubscriptionArgs(name="a", queue_name="q" * 76).dead_letter_name == "q" * 76 + "-dlq"
+    long = events.SqsSubscriptionArgs(name="a", queue_name="q" * 79 + "a").dead_letter_name
+    assert len(long) <= 80 and long.endswith("-dlq") and long.startswith("q" * 60)
+    assert long == events.SqsSubscriptionArgs(name="b", queue_name="q" * 79 + "a").dead_letter_name  # stable
+    assert long != events.SqsSubscriptionArgs(name="a", queue_name="q" * 79 + "b").dead_letter_name  # distinct
+    explicit = events.SqsSubscriptionArgs(name="a", queue_name="q" * 80, dead_letter_queue_name="my-dlq")
+    assert explicit.dead_letter_name == "my-dlq"
+
+    def program() -> None:
+        opts = _provider_opts()
+        keys = kms.AwsKms("k", kms.AwsKmsArgs(env="x", account_id=ACCOUNT, region=REGION, purposes=("events",)),
+                          opts)
+        events.SnsTopic("t", events.SnsTopicArgs(
+            topic_name="t", region=REGION, account_id=ACCOUNT, key=keys.key("events"),
+            subscriptions=[events.SqsSubscriptionArgs(name="long", queue_name="q" * 80)]), opts)
+
+    plan = run_program(program, project="mlinfra", stack="x")
+    dlq = one(plan, QUEUE, "t-long-dlq").inputs["name"]
+    assert dlq == events.SqsSubscriptionArgs(name="long", queue_name="q" * 80).dead_letter_name
+    assert len(dlq) <= 80 and json.loads(one(plan, QUEUE, "t-long-queue").inputs["redrivePolicy"])[
+        "deadLetterTargetArn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:{dlq}"
 
 
 # ----- Athena / Glue ------------------------------------------------------------------------------------
@@ -402,6 +454,25 @@ def test_workgroup_is_enforced_encrypted_and_scan_limited():
     results_rules = {r["id"]: r for r in _child(plan, "BucketLifecycleConfiguration",
                                                 "dev-warehouse-results-lifecycle")["rules"]}
     assert results_rules["0-current-delete-30d-all"]["expiration"] == {"days": 30}
+
+
+def test_each_team_has_its_own_enforced_workgroup_and_results_prefix():
+    plan = dev_plan()
+    results_bucket = names.bucket_name("dev", "athena-results", ACCOUNT, REGION)
+    env = one(plan, "aws:athena/workgroup:Workgroup", "dev-warehouse-workgroup").inputs["configuration"]
+    for team in ("vision", "nlp"):
+        wg = one(plan, "aws:athena/workgroup:Workgroup", f"dev-warehouse-{team}-workgroup").inputs
+        assert wg["name"] == f"dev-{team}"
+        conf = wg["configuration"]
+        # Enforced, so a client cannot send its results elsewhere (nor to another team's prefix).
+        assert conf["enforceWorkgroupConfiguration"] is True
+        assert conf["resultConfiguration"]["outputLocation"] == f"s3://{results_bucket}/{team}/"
+        assert {k: v for k, v in conf.items() if k != "resultConfiguration"} == {
+            k: v for k, v in env.items() if k != "resultConfiguration"}
+        assert conf["resultConfiguration"]["encryptionConfiguration"] == env["resultConfiguration"][
+            "encryptionConfiguration"]
+    assert athena.team_workgroup_name("w" * 125, "vision") != athena.team_workgroup_name("w" * 125, "nlp")
+    assert len(athena.team_workgroup_name("w" * 128, "vision")) <= 128
 
 
 def test_glue_database_per_dataset_and_table_expiry_as_prefix_lifecycle():
@@ -514,6 +585,26 @@ def test_topic_grants_are_scoped_and_include_the_key():
     assert "sqs:StartMessageMoveTask" in _actions(admin)
 
 
+def _allowed(stmts: list[dict[str, Any]], resource: str) -> set[str]:
+    return {a for s in stmts if resource in s["Resource"] for a in s["Action"]}
+
+
+def test_topic_admin_can_redrive_dead_letters_to_their_queue_only():
+    admin = statements(dev_plan(), "grant-topic-admin")
+    sqs = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dev-raw-events"
+    # The redrive source (the dead-letter queue): start, watch, cancel, and the receive/delete it performs.
+    assert {"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
+            "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"} <= _allowed(admin, f"{sqs}-ingest-dlq")
+    # The destination: the queue the dead letters came from.
+    assert "sqs:SendMessage" in _allowed(admin, f"{sqs}-ingest")
+    # Nowhere else: not the dead-letter queue itself, not a queue without one, never a wildcard.
+    assert "sqs:SendMessage" not in _allowed(admin, f"{sqs}-ingest-dlq")
+    assert "sqs:SendMessage" not in _allowed(admin, f"{sqs}-audit")
+    send = [s for s in admin if "sqs:SendMessage" in s["Action"]]
+    assert send == [{"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [f"{sqs}-ingest"]}]
+    assert {"kms:Decrypt", "kms:GenerateDataKey"} <= _kms(admin)
+
+
 def test_dataset_grants_are_scoped_to_one_database_and_prefix():
     plan = dev_plan()
     data = names.bucket_arn(names.bucket_name("dev", "warehouse", ACCOUNT, REGION))
@@ -525,9 +616,13 @@ def test_dataset_grants_are_scoped_to_one_database_and_prefix():
         resources = {r for s in stmts for r in s["Resource"]}
         assert {f"{glue}:catalog", f"{glue}:database/dev_features", f"{glue}:table/dev_features/*"} <= resources
         assert not [r for r in resources if "eu_wide" in r or "eu-wide" in r]
-        assert f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/dev" in resources
+        # Only the grantee's workgroup and results prefix: not the environment's, not another team's.
+        workgroups = {r for r in resources if ":athena:" in r}
+        assert workgroups == {f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/dev-vision"}
         objects = {r for r in resources if r.startswith(f"{data}/") or r.startswith(f"{results}/")}
-        assert objects == {f"{data}/features/*", f"{results}/athena-results/*"}
+        assert objects == {f"{data}/features/*", f"{results}/vision/*"}
+        results_listing = [s for s in stmts if "s3:ListBucket" in s["Action"] and s["Resource"] == [results]]
+        assert results_listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["vision/", "vision/*"]}}
         listing = [s for s in stmts if "s3:ListBucket" in s["Action"] and s["Resource"] == [data]]
         assert listing and listing[0]["Condition"] == {"StringLike": {"s3:prefix": ["features/", "features/*"]}}
         assert {"kms:Decrypt", "kms:GenerateDataKey"} <= _kms(stmts)
@@ -536,16 +631,83 @@ def test_dataset_grants_are_scoped_to_one_database_and_prefix():
         assert writes_data is (access != "read")
         assert ("glue:CreateTable" in _actions(stmts)) is (access != "read")
     with pytest.raises(KeyError, match="no dataset 'nope'"):
-        run_program(lambda: _warehouse_grant("nope"), project="mlinfra", stack="x")
+        run_program(lambda: _warehouse_grant("nope", "vision"), project="mlinfra", stack="x")
+    with pytest.raises(KeyError, match=r"no workgroup for team 'nope'; add it to AthenaWarehouseArgs\.teams"):
+        run_program(lambda: _warehouse_grant("features", "nope"), project="mlinfra", stack="x")
 
 
-def _warehouse_grant(dataset: str) -> None:
+def _warehouse_grant(dataset: str, grantee: str) -> None:
     opts = _provider_opts()
     keys = kms.AwsKms("k", kms.AwsKmsArgs(env="x", account_id=ACCOUNT, region=REGION, purposes=("warehouse",)), opts)
     wh = athena.AthenaWarehouse("w", athena.AthenaWarehouseArgs(
-        region=REGION, account_id=ACCOUNT, key=keys.key("warehouse"), workgroup_name="x",
+        region=REGION, account_id=ACCOUNT, key=keys.key("warehouse"), workgroup_name="x", teams=["vision"],
+        datasets=[athena.AthenaDatasetArgs(name="features", database_name="x_features")],
         data_bucket_name="x-data-bucket", results_bucket_name="x-results-bucket"), opts)
-    wh.read_statements(dataset)
+    wh.read_statements(dataset, grantee=grantee)
+
+
+# ----- a team role holding many grants stays far below IAM's inline policy limit --------------------------
+# Access levels per bucket, topic and dataset: a prod-like team, and one using every level (the most distinct
+# action sets, so the least merging).
+TYPICAL = (("read", "write", "write"), ("subscribe", "publish"), ("read", "write", "read"))
+EVERY_LEVEL = (("read", "write", "admin"), ("publish", "admin"), ("read", "write", "admin"))
+
+
+def _busy_team(levels: tuple[tuple[str, ...], ...]) -> None:
+    bucket_levels, topic_levels, dataset_levels = levels
+    opts = _provider_opts()
+    keys = kms.AwsKms("k", kms.AwsKmsArgs(env="prod", account_id=ACCOUNT, region=REGION), opts)
+    buckets = [s3.S3Bucket(f"b{i}", s3.S3BucketArgs(
+        bucket_name=names.bucket_name("prod", f"bucket{i}", ACCOUNT, REGION), region=REGION,
+        key=keys.key("storage")), opts) for i in range(3)]
+    topics = [events.SnsTopic(f"t{i}", events.SnsTopicArgs(
+        topic_name=f"prod-topic{i}", region=REGION, account_id=ACCOUNT, key=keys.key("events"),
+        subscriptions=[events.SqsSubscriptionArgs(name=s, queue_name=f"prod-topic{i}-{s}") for s in ("a", "b")],
+    ), opts) for i in range(2)]
+    warehouse = athena.AthenaWarehouse("w", athena.AthenaWarehouseArgs(
+        region=REGION, account_id=ACCOUNT, key=keys.key("warehouse"), workgroup_name="prod", teams=["vision"],
+        data_bucket_name=names.bucket_name("prod", "warehouse", ACCOUNT, REGION),
+        results_bucket_name=names.bucket_name("prod", "query-results", ACCOUNT, REGION),
+        datasets=[athena.AthenaDatasetArgs(name=d, database_name=f"prod_{d}") for d in ("a", "b", "c")]), opts)
+    grants: list[permissions.Statement] = []
+    for bucket, level in zip(buckets, bucket_levels, strict=True):
+        grants += getattr(bucket, f"{level}_statements")()
+    for topic, level in zip(topics, topic_levels, strict=True):
+        grants += getattr(topic, f"{level}_statements")()
+    for dataset, level in zip(("a", "b", "c"), dataset_levels, strict=True):
+        grants += getattr(warehouse, f"{level}_statements")(dataset, grantee="vision")
+    _policy("uncompacted", grants, opts)  # the same grants as given, for comparison
+    iam.TeamRole("vision", iam.TeamRoleArgs(env="prod", team="vision", statements=grants), opts)
+
+
+def _triples(stmts: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """Every (effect+condition, action, resource) a policy allows."""
+    return {(s["Effect"] + json.dumps(s.get("Condition"), sort_keys=True), a, r)
+            for s in stmts for a in _as(s["Action"]) for r in _as(s["Resource"])}
+
+
+def _as(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize(("levels", "limit"), [(TYPICAL, 6000), (EVERY_LEVEL, 7500)])
+def test_team_policy_with_many_grants_is_compact_and_keeps_every_permission(levels: Any, limit: int):
+    plan = run_program(lambda: _busy_team(levels), project="mlinfra", stack="prod")
+    text = one(plan, "aws:iam/rolePolicy:RolePolicy", "vision-policy").inputs["policy"]
+    policy = json.loads(text)["Statement"]
+    assert len(text) < limit < iam.MAX_INLINE_POLICY, len(text)
+    # No statement twice, and no two statements that could still be one.
+    assert len({json.dumps(s, sort_keys=True) for s in policy}) == len(policy)
+    mergeable = [(s["Effect"], frozenset(_as(s["Action"])), json.dumps(s.get("Condition"), sort_keys=True))
+                 for s in policy]
+    assert len(set(mergeable)) == len(mergeable)
+    # Merging loses nothing and adds nothing: the same actions on the same resources under the same conditions.
+    given = statements(plan, "uncompacted")
+    assert len(json.dumps(given, separators=(",", ":"))) > 1.5 * len(text)
+    assert _triples(policy) == _triples(given)
+    # The statements every dataset grant repeats (workgroup, results prefix, key) are kept once.
+    assert len([s for s in policy if any(":athena:" in r for r in _as(s["Resource"]))]) == 1
+    assert len([r for s in policy for r in _as(s["Resource"]) if r.endswith("/vision/*")]) == 1
 
 
 def test_statement_builder_refuses_wildcard_resources():

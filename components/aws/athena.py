@@ -9,6 +9,7 @@ our own key and governed by the same bucket policies and IAM grants as every oth
 
 from __future__ import annotations
 
+import re
 from typing import Final, Self
 
 import pulumi
@@ -21,6 +22,8 @@ from mlinfra.components.aws.s3 import LifecycleRuleArgs, S3Bucket, S3BucketArgs
 
 _GB: Final[int] = 1024**3
 RESULTS_PREFIX: Final[str] = "athena-results/"
+"""Results of the environment workgroup (operators); each team's workgroup writes under ``{team}/`` instead."""
+TEAM_PATTERN: Final[str] = r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$"
 
 
 class AthenaDatasetArgs(BaseModel):
@@ -53,7 +56,15 @@ class AthenaWarehouseArgs(BaseModel):
         description="The warehouse key (same region): data and results buckets, query results, catalog. Required."
     )
     workgroup_name: str = Field(
-        pattern=r"^[A-Za-z0-9._-]{1,128}$", description="Physical workgroup name (names.workgroup_name). Required."
+        pattern=r"^[A-Za-z0-9._-]{1,128}$",
+        description="Physical name of the environment workgroup (names.workgroup_name), for operators; team "
+        "workgroups are named '{workgroup_name}-{team}'. Required.",
+    )
+    teams: list[str] = Field(
+        default_factory=list,
+        description="Teams that query the warehouse: one enforced workgroup each, '{workgroup_name}-{team}', whose "
+        "results go to 's3://{results bucket}/{team}/'. Grant helpers take the team as 'grantee' and grant only "
+        "its workgroup and results prefix. Default: none (only the environment workgroup).",
     )
     data_bucket_name: str = Field(description="Physical name of the bucket holding table data. Required.")
     results_bucket_name: str = Field(description="Physical name of the query results bucket. Required.")
@@ -89,25 +100,42 @@ class AthenaWarehouseArgs(BaseModel):
         seen = [d.name for d in self.datasets]
         if len(seen) != len(set(seen)):
             raise ValueError(f"duplicate dataset names in {seen}; each dataset needs its own prefix")
+        if len(self.teams) != len(set(self.teams)):
+            raise ValueError(f"duplicate teams in {self.teams}; each team has one workgroup")
+        for team in self.teams:
+            if not re.match(TEAM_PATTERN, team):
+                raise ValueError(f"team {team!r} is not a team name (lowercase letters, digits and '-', at most 30)")
+            if f"{team}/" == RESULTS_PREFIX:
+                raise ValueError(f"team {team!r} would share the environment workgroup's results prefix; rename it")
         return self
 
 
 class AthenaWarehouse(pulumi.ComponentResource):
-    """An enforced Athena workgroup, a KMS-encrypted results bucket, a data bucket and a Glue database per dataset.
+    """Enforced Athena workgroups (one per team), a KMS-encrypted results bucket, a data bucket and Glue databases.
 
-    Secure defaults: the workgroup's configuration is enforced (clients cannot choose another result location
+    Secure defaults: every workgroup's configuration is enforced (clients cannot choose another result location
     or turn encryption off); results are written SSE_KMS with the warehouse key into a dedicated private bucket and
     expire after ``results_retention_days``; a per-query scan limit guards cost; engine version AUTO; both buckets
     are :class:`S3Bucket` (SSE-KMS, no public access, TLS only, versioned); the Glue Data Catalog is encrypted
-    with the warehouse key when ``manage_catalog_encryption``; buckets, databases and the workgroup are
-    Pulumi-protected when ``protect``. Query results of the workgroup share one location, so anyone who may query
-    can read other queries' results until they expire. Grant helpers work per dataset: :meth:`read_statements`,
-    :meth:`write_statements`, :meth:`admin_statements`.
+    with the warehouse key when ``manage_catalog_encryption``; buckets, databases and workgroups are
+    Pulumi-protected when ``protect``.
+
+    Query results are isolated per team. Athena writes a query's results under its workgroup's output location,
+    and with ``enforce_workgroup_configuration`` a caller cannot pick a sub-prefix (the client-side output
+    location is ignored), so one shared workgroup would put every team's results under one prefix that every
+    querying team must be able to read — results of datasets it has no grant on. Hence each team in ``teams`` gets
+    its own workgroup ``{workgroup_name}-{team}`` writing to ``s3://{results bucket}/{team}/``, and the grant
+    helpers (:meth:`read_statements`, :meth:`write_statements`, :meth:`admin_statements`, per dataset, with
+    ``grantee=team``) allow only that workgroup and that prefix. The environment workgroup ``workgroup_name``
+    (results under ``athena-results/``) stays for operators; no grant helper names it.
     """
 
     workgroup_name: pulumi.Output[str]
     workgroup_arn: pulumi.Output[str]
     results_location: str
+    team_workgroup_names: dict[str, pulumi.Output[str]]
+    team_workgroup_arns: dict[str, pulumi.Output[str]]
+    team_results_locations: dict[str, str]
     database_names: dict[str, pulumi.Output[str]]
     data_bucket_name: pulumi.Output[str]
     results_bucket_name: pulumi.Output[str]
@@ -135,26 +163,19 @@ class AthenaWarehouse(pulumi.ComponentResource):
             force_destroy=args.force_destroy, tags=args.tags, protect=args.protect,
         ), child)
         self.results_location = f"s3://{args.results_bucket_name}/{RESULTS_PREFIX}"
-        workgroup = aws.athena.Workgroup(
-            f"{name}-workgroup", name=args.workgroup_name, region=region, state="ENABLED",
-            force_destroy=args.force_destroy,
-            configuration={
-                "enforce_workgroup_configuration": True,
-                "publish_cloudwatch_metrics_enabled": args.publish_cloudwatch_metrics,
-                "bytes_scanned_cutoff_per_query": args.scan_limit_per_query_gb * _GB,
-                "engine_version": {"selected_engine_version": "AUTO"},
-                "result_configuration": {
-                    "output_location": self.results_location,
-                    "expected_bucket_owner": args.account_id,
-                    "encryption_configuration": {"encryption_option": "SSE_KMS", "kms_key_arn": args.key.arn},
-                },
-            },
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[self.results_bucket]),
-        )
+        workgroup = self._workgroup(f"{name}-workgroup", args.workgroup_name, self.results_location)
         self.workgroup = workgroup
         self.workgroup_name = workgroup.name
         self.workgroup_arn = workgroup.arn
+        self.team_workgroups: dict[str, aws.athena.Workgroup] = {}
+        self.team_results_locations: dict[str, str] = {}
+        for team in args.teams:
+            self.team_results_locations[team] = f"s3://{args.results_bucket_name}/{team}/"
+            self.team_workgroups[team] = self._workgroup(
+                f"{name}-{team}-workgroup", team_workgroup_name(args.workgroup_name, team),
+                self.team_results_locations[team])
+        self.team_workgroup_names = {t: w.name for t, w in self.team_workgroups.items()}
+        self.team_workgroup_arns = {t: w.arn for t, w in self.team_workgroups.items()}
         catalog_encryption: list[pulumi.Resource] = []
         if args.manage_catalog_encryption:
             catalog_encryption.append(aws.glue.DataCatalogEncryptionSettings(
@@ -177,11 +198,34 @@ class AthenaWarehouse(pulumi.ComponentResource):
         self.database_names = {n: d.name for n, d in self.databases.items()}
         self.data_bucket_name = self.data_bucket.bucket_name
         self.results_bucket_name = self.results_bucket.bucket_name
+        # Statements shared by every dataset grant of one team, built once so repeated grants are the same objects
+        # (same Outputs) and a team policy can drop the repeats (iam.compact_statements).
+        self._query_grants: dict[str, list[permissions.Statement]] = {}
         self.register_outputs({
             "workgroup_name": self.workgroup_name, "workgroup_arn": self.workgroup_arn,
             "data_bucket_name": self.data_bucket_name, "results_bucket_name": self.results_bucket_name,
             **{f"database_{n.replace('-', '_')}": d for n, d in self.database_names.items()},
+            **{f"workgroup_{t.replace('-', '_')}": w for t, w in self.team_workgroup_names.items()},
         })
+
+    def _workgroup(self, resource_name: str, workgroup_name: str, output_location: str) -> aws.athena.Workgroup:
+        a = self._args
+        return aws.athena.Workgroup(
+            resource_name, name=workgroup_name, region=a.region, state="ENABLED", force_destroy=a.force_destroy,
+            configuration={
+                "enforce_workgroup_configuration": True,
+                "publish_cloudwatch_metrics_enabled": a.publish_cloudwatch_metrics,
+                "bytes_scanned_cutoff_per_query": a.scan_limit_per_query_gb * _GB,
+                "engine_version": {"selected_engine_version": "AUTO"},
+                "result_configuration": {
+                    "output_location": output_location,
+                    "expected_bucket_owner": a.account_id,
+                    "encryption_configuration": {"encryption_option": "SSE_KMS", "kms_key_arn": a.key.arn},
+                },
+            },
+            tags=a.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=a.protect, depends_on=[self.results_bucket]),
+        )
 
     def _dataset(self, dataset: str) -> AthenaDatasetArgs:
         for ds in self._args.datasets:
@@ -189,8 +233,24 @@ class AthenaWarehouse(pulumi.ComponentResource):
                 return ds
         raise KeyError(f"no dataset {dataset!r} in the warehouse; it holds {[d.name for d in self._args.datasets]}")
 
-    def _statements(self, dataset: str, access: permissions.Access) -> list[permissions.Statement]:
+    def _query_statements(self, grantee: str) -> list[permissions.Statement]:
+        """Run queries in the grantee's workgroup, write and read its results prefix, use the warehouse key."""
+        if grantee not in self.team_workgroups:
+            raise KeyError(f"no workgroup for team {grantee!r}; add it to AthenaWarehouseArgs.teams "
+                           f"(has {list(self.team_workgroups)})")
+        if grantee not in self._query_grants:
+            self._query_grants[grantee] = [
+                permissions.allow(permissions.ATHENA_QUERY, [self.team_workgroup_arns[grantee]]),
+                # Athena writes results as the caller, so even readers write (only) into their results prefix.
+                *permissions.s3_statements(self.results_bucket.bucket_arn, "write", f"{grantee}/"),
+                # Results are encrypted with the warehouse key, so every query needs to generate data keys with it.
+                self._args.key.statement("write"),
+            ]
+        return self._query_grants[grantee]
+
+    def _statements(self, dataset: str, access: permissions.Access, grantee: str) -> list[permissions.Statement]:
         ds = self._dataset(dataset)
+        query = self._query_statements(grantee)
         a = self._args
         glue_actions = list(permissions.GLUE_READ)
         if access in ("write", "admin"):
@@ -203,20 +263,25 @@ class AthenaWarehouse(pulumi.ComponentResource):
             names.glue_tables_arn(a.region, a.account_id, ds.database_name),
         ])
         data = permissions.s3_statements(self.data_bucket.bucket_arn, access, f"{ds.name}/")
-        # Athena writes results as the caller, so even readers write (only) into the results prefix.
-        results = permissions.s3_statements(self.results_bucket.bucket_arn, "write", RESULTS_PREFIX)
-        return [permissions.allow(permissions.ATHENA_QUERY, [self.workgroup_arn]), glue, *data, *results,
-                # Results are encrypted with the warehouse key, so every query needs to generate data keys with it.
-                self._args.key.statement("write")]
+        return [*query[:1], glue, *data, *query[1:]]
 
-    def read_statements(self, dataset: str) -> list[permissions.Statement]:
-        """Query one dataset: run queries in the workgroup, read its catalog entries and data files."""
-        return self._statements(dataset, "read")
+    def read_statements(self, dataset: str, *, grantee: str) -> list[permissions.Statement]:
+        """Query one dataset as team ``grantee``: run queries in its workgroup, read catalog entries and data files.
 
-    def write_statements(self, dataset: str) -> list[permissions.Statement]:
+        The statements shared by all of a team's dataset grants (its workgroup, its results prefix, the key) are
+        the same objects on every call, so a team policy keeps them once.
+        """
+        return self._statements(dataset, "read", grantee)
+
+    def write_statements(self, dataset: str, *, grantee: str) -> list[permissions.Statement]:
         """Read, plus create, update and delete tables and partitions, and write data files under its prefix."""
-        return self._statements(dataset, "write")
+        return self._statements(dataset, "write", grantee)
 
-    def admin_statements(self, dataset: str) -> list[permissions.Statement]:
+    def admin_statements(self, dataset: str, *, grantee: str) -> list[permissions.Statement]:
         """Write, plus update the database and manage table versions, restore and retention of its files."""
-        return self._statements(dataset, "admin")
+        return self._statements(dataset, "admin", grantee)
+
+
+def team_workgroup_name(workgroup_name: str, team: str) -> str:
+    """The workgroup of one team: ``{workgroup_name}-{team}``, within Athena's 128 characters."""
+    return names.fit(f"{workgroup_name}-{team}", names.ATHENA_WORKGROUP_MAX)

@@ -15,11 +15,13 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlinfra.components.aws import permissions
+from mlinfra.components.aws import names, permissions
 from mlinfra.components.aws.kms import AwsKmsKey
 
 DEAD_LETTER_RETENTION_DAYS = 14
 """Dead letters are kept for the SQS maximum, 14 days, to leave time to inspect and redrive them."""
+DEAD_LETTER_SUFFIX = "-dlq"
+"""Suffix of a default dead-letter queue name (kept whole when the queue name is shortened)."""
 
 
 class SqsSubscriptionArgs(BaseModel):
@@ -34,8 +36,9 @@ class SqsSubscriptionArgs(BaseModel):
     )
     dead_letter_queue_name: str | None = Field(
         default=None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$",
-        description="Physical name of the dead-letter queue. Default: queue_name with '-dlq' (at most 80 "
-        "characters: pass names.queue_name(..., suffix='-dlq') when the queue name is long).",
+        description="Physical name of the dead-letter queue. Default: '{queue_name}-dlq'; when that would pass "
+        "SQS's 80 characters, queue_name is shortened deterministically first (a head plus a 6-hex-digit hash, "
+        "names.fit) so the name still ends in '-dlq'.",
     )
     ack_deadline_seconds: int = Field(
         default=60, ge=0, le=43200,
@@ -68,10 +71,14 @@ class SqsSubscriptionArgs(BaseModel):
         if self.filter is not None:
             raise ValueError("events.topics[].subscriptions[].filter is not supported on aws yet (SNS filter policies "
                              "are not Pub/Sub filter expressions); remove the filter and filter in the consumer")
-        if self.dead_letter and self.dead_letter_queue_name is None and len(self.queue_name) > 76:
-            raise ValueError(f"queue name {self.queue_name!r} leaves no room for '-dlq' (80 characters at most); pass "
-                             "dead_letter_queue_name=names.queue_name(..., suffix='-dlq')")
         return self
+
+    @property
+    def dead_letter_name(self) -> str:
+        """The dead-letter queue's physical name: the explicit one, else ``{queue_name}-dlq`` within 80 characters."""
+        if self.dead_letter_queue_name:
+            return self.dead_letter_queue_name
+        return names.fit(self.queue_name, names.SQS_QUEUE_MAX - len(DEAD_LETTER_SUFFIX)) + DEAD_LETTER_SUFFIX
 
 
 class SnsTopicArgs(BaseModel):
@@ -152,7 +159,7 @@ class SnsTopic(pulumi.ComponentResource):
             redrive = None
             if sub.dead_letter:
                 dlq = aws.sqs.Queue(
-                    f"{prefix}-dlq", name=sub.dead_letter_queue_name or f"{sub.queue_name}-dlq", region=region,
+                    f"{prefix}-dlq", name=sub.dead_letter_name, region=region,
                     message_retention_seconds=DEAD_LETTER_RETENTION_DAYS * 86400, tags=args.tags,
                     **encryption, opts=stateful,
                 )
@@ -217,9 +224,18 @@ class SnsTopic(pulumi.ComponentResource):
                 self._key.statement("read")]
 
     def admin_statements(self) -> list[permissions.Statement]:
-        """Publish and subscribe, read the topic, and consume, purge and redrive the queues and dead-letter queues."""
+        """Publish and subscribe, read the topic, and consume, purge and redrive the queues and dead-letter queues.
+
+        A redrive (``StartMessageMoveTask`` on a dead-letter queue) runs as the caller: it receives, deletes and
+        reads attributes on the dead-letter queue, and sends to the queue the messages return to. So the grant adds
+        ``sqs:SendMessage`` on exactly this topic's queues that have a dead-letter queue (the redrive destinations),
+        and the key's encrypt/decrypt use both queues need (same events key).
+        """
         queues = [q.arn for q in [*self.queues.values(), *self.dead_letter_queues.values()]]
         out = [permissions.allow([*permissions.SNS_PUBLISH, *permissions.SNS_ADMIN], [self.topic_arn])]
         if queues:
             out.append(permissions.allow([*permissions.SQS_CONSUME, *permissions.SQS_ADMIN], queues))
+        redrive_targets = [self.queues[sub].arn for sub in self.dead_letter_queues]
+        if redrive_targets:
+            out.append(permissions.allow(permissions.SQS_REDRIVE_DESTINATION, redrive_targets))
         return [*out, self._key.statement("write")]

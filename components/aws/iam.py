@@ -20,7 +20,7 @@ MANAGED: Final[str] = f"arn:{PARTITION}:iam::aws:policy"
 # policy: nodes are replaced, not logged into (use ``kubectl debug node/...``), matching the GKE target.
 NODE_POLICIES: Final[tuple[str, ...]] = (
     f"{MANAGED}/AmazonEKSWorkerNodePolicy",
-    f"{MANAGED}/AmazonEC2ContainerRegistryReadOnly",
+    f"{MANAGED}/AmazonEC2ContainerRegistryPullOnly",  # pull images only (ReadOnly also lists and describes)
     f"{MANAGED}/AmazonEKS_CNI_Policy",
 )
 CLUSTER_POLICY: Final[str] = f"{MANAGED}/AmazonEKSClusterPolicy"
@@ -90,6 +90,83 @@ def check_statements(statements: list[Any], where: str) -> None:
                                  "'*'; name the bucket, queue, topic, key or workgroup ARNs instead")
 
 
+MAX_INLINE_POLICY: Final[int] = 10_240
+"""IAM's limit on a role's inline policies, in characters (whitespace not counted)."""
+
+
+def _identity(value: Any) -> Any:
+    """A hashable stand-in for a statement value: plain values by content, Outputs and other objects by identity.
+
+    Outputs are never resolved, so two Outputs are "equal" only when they are the same object (grant helpers
+    reuse their Outputs, which is what makes their repeated statements recognisable here).
+    """
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted(((str(k), _identity(v)) for k, v in value.items()), key=lambda kv: kv[0])))
+    if isinstance(value, list | tuple):
+        return ("list", tuple(_identity(v) for v in value))
+    if value is None or isinstance(value, str | int | float | bool):
+        return ("value", value)
+    return ("object", id(value))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def compact_statements(statements: list[Any]) -> list[Any]:
+    """The same permissions in fewer statements: duplicates dropped, same-permission statements merged.
+
+    Three steps, each leaving exactly the same (action, resource, condition) grants, in first-seen order:
+
+    * exact duplicates are dropped;
+    * statements with the same Effect, the same set of actions, the same Condition (or none) and otherwise the same
+      fields (Sid, Principal, …) become one statement whose Resource is the ordered union of theirs;
+    * a resource is left out of a statement when another one with the same Effect, Condition and fields already
+      grants a superset of its actions on that resource (e.g. decrypt-only on a key that a write grant also names);
+      a statement left with no resource is dropped.
+
+    Resources may be ``pulumi.Output``: they are never resolved, and two Outputs are the same resource only when
+    they are the same object (grant helpers reuse theirs). Statements that do not change are returned as given (the
+    same objects); none is modified.
+    """
+    out: list[Any] = []
+    merged: dict[Any, int] = {}  # merge key -> index in out
+    groups: dict[int, tuple[Any, frozenset[Any], list[Any]]] = {}  # index -> (fields key, actions, resources)
+    for st in statements:
+        if not isinstance(st, Mapping) or "Resource" not in st or "Action" not in st:
+            key: Any = ("whole", _identity(st))
+        else:
+            rest = _identity({k: v for k, v in st.items() if k not in ("Action", "Resource")})
+            key = ("merge", rest, frozenset(_identity(a) for a in _as_list(st["Action"])))
+        if key not in merged:
+            merged[key] = len(out)
+            out.append(st)
+            if key[0] == "merge":
+                groups[len(out) - 1] = (key[1], key[2], [])
+        if key[0] == "merge":
+            union = groups[merged[key]][2]
+            for resource in _as_list(st["Resource"]):
+                if all(_identity(resource) != _identity(r) for r in union):
+                    union.append(resource)
+    keep: dict[int, list[Any]] = {}
+    for index, (rest, actions, union) in groups.items():
+        # Resources on which a broader statement (same fields, strictly more actions) already grants these actions.
+        covered = {_identity(r) for other, (o_rest, o_actions, o_union) in groups.items()
+                   if other != index and o_rest == rest and actions < o_actions for r in o_union}
+        keep[index] = [r for r in union if _identity(r) not in covered]
+    result: list[Any] = []
+    for index, st in enumerate(out):
+        if index not in keep:
+            result.append(st)
+        elif not keep[index]:
+            continue
+        elif [_identity(r) for r in keep[index]] == [_identity(r) for r in _as_list(st["Resource"])]:
+            result.append(st)
+        else:
+            result.append({**st, "Resource": keep[index]})
+    return result
+
+
 class NodeRoleArgs(BaseModel):
     """Inputs of :class:`NodeRole`."""
 
@@ -106,7 +183,7 @@ class NodeRole(pulumi.ComponentResource):
     """The IAM role EKS managed nodes run as, with only the three policies a node needs.
 
     Secure defaults: trusted by ``ec2.amazonaws.com`` only; AmazonEKSWorkerNodePolicy,
-    AmazonEC2ContainerRegistryReadOnly and AmazonEKS_CNI_Policy and nothing else (no SSM, no S3, no
+    AmazonEC2ContainerRegistryPullOnly and AmazonEKS_CNI_Policy and nothing else (no SSM, no S3, no
     CloudWatch: workloads get their own roles through Pod Identity, and IMDSv2 with hop limit 1 on every
     node keeps pods away from these credentials). Managed node groups create the instance profile and the
     cluster access entry for it themselves. Outputs: ``arn``, ``name``.
@@ -170,8 +247,10 @@ class TeamRole(pulumi.ComponentResource):
     Secure defaults: the trust policy names only ``pods.eks.amazonaws.com`` (``sts:AssumeRole`` and
     ``sts:TagSession``, so session tags carry cluster, namespace and service account for ABAC); the only
     permissions are the given statements as one inline policy, checked for wildcards before anything is
-    created; no policy at all when there are no statements; one Pod Identity association per cluster, for the
-    team namespace's workload service account only. Outputs: ``arn``, ``name``, ``role_name``.
+    created, with exact duplicates dropped and statements granting the same actions under the same condition
+    merged into one (:func:`compact_statements`); no policy at all when there are no statements; one Pod
+    Identity association per cluster, for the team namespace's workload service account only. Outputs: ``arn``,
+    ``name``, ``role_name``.
     """
 
     arn: pulumi.Output[str]
@@ -190,9 +269,14 @@ class TeamRole(pulumi.ComponentResource):
         )
         waits: list[pulumi.Resource] = [role]
         if args.statements:
+            # Grants on several buckets, topics and datasets repeat statements; compacting them keeps the policy
+            # far below IAM's 10,240 characters. Serialised without whitespace, as IAM counts it.
+            statements = compact_statements(args.statements)
             waits.append(aws.iam.RolePolicy(
                 f"{name}-policy", name=f"{args.team}-grants", role=role.name,
-                policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": args.statements}), opts=child,
+                policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements},
+                                                separators=(",", ":")),
+                opts=child,
             ))
         ksa = args.service_account or f"{args.team}-workload"
         self.associations = [

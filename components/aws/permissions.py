@@ -62,7 +62,11 @@ SQS_CONSUME: Final[tuple[str, ...]] = (
 )
 SQS_ADMIN: Final[tuple[str, ...]] = (
     "sqs:PurgeQueue", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:CancelMessageMoveTask",
+    "sqs:ListDeadLetterSourceQueues",
 )
+# A redrive (StartMessageMoveTask on the dead-letter queue) runs as the caller: it receives, deletes and reads
+# attributes on the dead-letter queue (SQS_CONSUME there) and sends to the queue the messages go back to.
+SQS_REDRIVE_DESTINATION: Final[tuple[str, ...]] = ("sqs:SendMessage",)
 
 # ----- Warehouse: Athena queries on one workgroup; Glue catalog on one database. -----
 ATHENA_QUERY: Final[tuple[str, ...]] = (

@@ -106,8 +106,9 @@ class S3BucketArgs(BaseModel):
     )
     retention_days: int | None = Field(
         default=None, ge=1,
-        description="Object lock default retention in days; enables object lock on the bucket, which can never "
-        "be turned off again. Default: none (no object lock).",
+        description="Object lock default retention in days; enables object lock on the bucket (also on an "
+        "existing bucket, without replacing it), which can never be turned off again. Default: none (no object "
+        "lock).",
     )
     lock_retention: bool = Field(
         default=False,
@@ -185,14 +186,39 @@ def lifecycle_rules(rules: list[LifecycleRuleArgs], abort_multipart_days: int) -
     return out
 
 
+def upload_encryption_denies(objects_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """Bucket-policy denies of uploads that ask for any encryption but SSE-KMS with ``key_arn``.
+
+    Both deny ``s3:PutObject`` (which also authorises CopyObject and CreateMultipartUpload) only when the upload
+    sends ``x-amz-server-side-encryption`` (``Null: false``); uploads without it are allowed and get the bucket
+    default, SSE-KMS with this key. ``DenyUploadsNotSseKms``: the header names another algorithm (SSE-S3,
+    DSSE-KMS). ``DenyUploadsWithAnotherKmsKey``: the key-id header is not this key's ARN, or is missing — S3 then
+    uses the AWS managed ``aws/s3`` key, not the bucket default — via ``StringNotEqualsIfExists``, which is true
+    when the key is absent. The algorithm check cannot use ``...IfExists``: on a Deny that is true when the header
+    is absent too, and would refuse every upload relying on the default. Clients that name the key must name it by
+    ARN (S3 compares the header as sent, so a key id or alias is refused).
+    """
+    sse, key_id = "s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    return [
+        {"Sid": "DenyUploadsNotSseKms", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": objects_arn,
+         "Condition": {"StringNotEquals": {sse: "aws:kms"}, "Null": {sse: "false"}}},
+        {"Sid": "DenyUploadsWithAnotherKmsKey", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": objects_arn,
+         "Condition": {"StringNotEqualsIfExists": {key_id: key_arn}, "Null": {sse: "false"}}},
+    ]
+
+
 class S3Bucket(pulumi.ComponentResource):
     """A private S3 bucket encrypted with a customer-managed KMS key.
 
     Secure defaults: default SSE-KMS with the given key and an S3 bucket key (fewer KMS calls, same key), SSE-C
     uploads blocked; all four public access blocks on; ownership controls ``BucketOwnerEnforced`` (ACLs disabled,
-    the account owns every object); a bucket policy denying requests without TLS or below TLS 1.2; versioning on;
+    the account owns every object); a bucket policy denying requests without TLS or below TLS 1.2 and uploads that
+    ask for another encryption or another KMS key (uploads without the header get the default); versioning on;
     incomplete multipart uploads aborted after 7 days; optional object lock with default retention (GOVERNANCE,
-    or COMPLIANCE when ``lock_retention``); ``force_destroy`` off; Pulumi-protected when ``protect``. Grants
+    or COMPLIANCE when ``lock_retention``), enabled through its own configuration so adding it later does not
+    replace the bucket; ``force_destroy`` off; Pulumi-protected when ``protect``. Grants
     express intent (:meth:`read_statements`, :meth:`write_statements`, :meth:`admin_statements`) and include use
     of the bucket's key.
     """
@@ -211,7 +237,8 @@ class S3Bucket(pulumi.ComponentResource):
             bucket=args.bucket_name,
             region=region,
             force_destroy=args.force_destroy,
-            object_lock_enabled=True if locked else None,
+            # No object_lock_enabled here: it forces a new bucket when it changes. Object lock is switched on by
+            # the BucketObjectLockConfiguration below, which S3 accepts on existing (versioned) buckets too.
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
@@ -244,6 +271,7 @@ class S3Bucket(pulumi.ComponentResource):
                 permissions.secure_transport_deny("s3:*", [bucket.arn, objects]),
                 {"Sid": "DenyTlsBelow12", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                  "Resource": [bucket.arn, objects], "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
+                *upload_encryption_denies(objects, args.key.arn),
             ]),
             # Saved after the public access block, so the bucket is never briefly governed by a policy alone.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_block]),
@@ -260,6 +288,7 @@ class S3Bucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning] if versioning else None),
         )
         if locked:
+            # Enabling object lock on an existing bucket needs versioning on first, hence the dependency.
             aws.s3.BucketObjectLockConfiguration(
                 f"{name}-object-lock", bucket=bucket.bucket, region=region, object_lock_enabled="Enabled",
                 rule={"default_retention": {"mode": "COMPLIANCE" if args.lock_retention else "GOVERNANCE",

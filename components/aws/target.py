@@ -109,6 +109,7 @@ def build_aws(config: StackConfig, *, parent: pulumi.Resource,
         with provenance.source("warehouse.datasets"):
             warehouse = AthenaWarehouse(f"{env}-warehouse", AthenaWarehouseArgs(
                 region=region, account_id=account, key=kms.key("warehouse"), workgroup_name=names.workgroup_name(env),
+                teams=[t.name for t in config.iam.teams if t.datasets],
                 data_bucket_name=names.bucket_name(env, "warehouse", account, region),
                 results_bucket_name=names.bucket_name(env, "query-results", account, region),
                 datasets=[AthenaDatasetArgs(name=d.name, database_name=names.glue_database_name(env, d.name),
@@ -187,7 +188,7 @@ def build_aws(config: StackConfig, *, parent: pulumi.Resource,
             statements += getattr(topics[topic], f"{topic_access}_statements")()
         for dataset, ds_access in team.datasets.items():
             if warehouse is not None:
-                statements += getattr(warehouse, f"{ds_access}_statements")(dataset)
+                statements += getattr(warehouse, f"{ds_access}_statements")(dataset, grantee=team.name)
         with provenance.source(f"iam.teams[{i}]"):
             role = TeamRole(f"{env}-{team.name}", TeamRoleArgs(
                 env=env, team=team.name, clusters={c: clusters[c].cluster_name for c in clusters},
