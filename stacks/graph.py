@@ -5,10 +5,26 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 from mlinfra.stacks.offline import Plan, PlannedResource
 
-_FLOW_TYPES = {"gcp:storage/notification:Notification": ("bucket", "topic")}
+
+def _gcp_notification(inputs: dict[str, Any]) -> tuple[str, list[str]]:
+    return str(inputs.get("bucket", "")), [str(inputs.get("topic", "")).rpartition("/")[2]]
+
+
+def _aws_notification(inputs: dict[str, Any]) -> tuple[str, list[str]]:
+    topics = inputs.get("topics") or []
+    return str(inputs.get("bucket", "")), [str(t.get("topicArn", "")).rpartition(":")[2] for t in topics]
+
+
+# Resources that carry an event flow: type → (source physical name, destination physical names).
+_FLOWS: dict[str, Callable[[dict[str, Any]], tuple[str, list[str]]]] = {
+    "gcp:storage/notification:Notification": _gcp_notification,
+    "aws:s3/bucketNotification:BucketNotification": _aws_notification,
+}
 
 
 def short_type(type_: str) -> str:
@@ -52,21 +68,24 @@ def _label(res: PlannedResource) -> str:
     return f"{clean(res.name)}<br/><small>{clean(short_type(res.type))}</small>"
 
 
-def _flows(plan: Plan, node_id: object) -> list[str]:
+def _flows(plan: Plan, node_id: Callable[[str], str]) -> list[str]:
     """Edges for event flows, drawn between the owning components of each end."""
     by_physical: dict[str, str] = {}
     for res in plan.resources:
-        for key in ("name", "id"):
+        for key in ("name", "id", "bucket"):
             value = res.inputs.get(key)
             if isinstance(value, str) and res.parent:
                 by_physical.setdefault(value, res.parent)
-    edges = []
+    edges: list[str] = []
     for res in plan.resources:
-        if res.type not in _FLOW_TYPES:
+        flow = _FLOWS.get(res.type)
+        if flow is None:
             continue
-        src_key, dst_key = _FLOW_TYPES[res.type]
-        src = by_physical.get(str(res.inputs.get(src_key, "")))
-        dst = by_physical.get(str(res.inputs.get(dst_key, "")).rpartition("/")[2])
-        if src and dst and src != dst and callable(node_id):
-            edges.append(f"  {node_id(src)} -- events --> {node_id(dst)}")
+        source, destinations = flow(dict(res.inputs))
+        src = by_physical.get(source)
+        for destination in destinations:
+            dst = by_physical.get(destination)
+            edge = f"  {node_id(src)} -- events --> {node_id(dst)}" if src and dst and src != dst else None
+            if edge and edge not in edges:
+                edges.append(edge)
     return edges

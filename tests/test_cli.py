@@ -26,6 +26,8 @@ def test_plan_aws_example() -> None:
     assert result.exit_code == 0, result.output
     types = {r["type"] for r in json.loads(result.stdout)["resources"]}
     assert {"aws:eks/cluster:Cluster", "aws:s3/bucket:Bucket", "aws:sns/topic:Topic"} <= types
+    graph = runner.invoke(app, ["plan", str(STACKS / "aws-prod.yaml"), "--graph", "-"])
+    assert graph.exit_code == 0 and "mlinfra:EksCluster" in graph.stdout and "-- events -->" in graph.stdout
 
 
 def test_schema_is_json_schema(tmp_path: Path) -> None:
