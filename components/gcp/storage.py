@@ -60,7 +60,8 @@ class GcsBucketArgs(BaseModel):
         default=None, description="The GCS agent's grant on the key; the bucket waits for it. Default: none."
     )
     gcs_agent: Any = Field(
-        default=None, description="IAM member of the GCS service agent (Input[str]); needed for notifications."
+        default=None,
+        description="IAM member of the GCS service agent (Input[str]); needed for notifications. Default: none.",
     )
     storage_class: Literal["standard", "infrequent", "cold", "archive"] = Field(
         default="standard", description="Default storage class. Default: standard."
