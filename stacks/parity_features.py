@@ -120,6 +120,7 @@ FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
     ("iam.teams[].datasets", "dataset IAM member + bigquery.jobUser", "the team's own Athena workgroup (results "
      "under its prefix) + role policy on the Glue database, data prefix and key"),
     ("iam.teams[].topics", "topic/subscription IAM members", "role policy on the topic or queues + key"),
+    ("helm", "chart sources of the in-cluster layer", "chart sources of the in-cluster layer"),
     ("waivers", "policy waivers (policy checks)", "policy waivers (policy checks)"),
 )
 

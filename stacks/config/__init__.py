@@ -30,6 +30,7 @@ from mlinfra.stacks.config.data import (
     TopicConfig,
     WarehouseConfig,
 )
+from mlinfra.stacks.config.platform import ChartOverride, HelmConfig
 from mlinfra.stacks.config.stack import StackConfig
 from mlinfra.stacks.config.target import (
     AuthorizedNetwork,
@@ -44,11 +45,13 @@ __all__ = [
     "AuthorizedNetwork",
     "BucketConfig",
     "BucketNotification",
+    "ChartOverride",
     "ClusterConfig",
     "ConfigIssues",
     "DatasetConfig",
     "DeadLetterConfig",
     "EventsConfig",
+    "HelmConfig",
     "IamConfig",
     "KmsConfig",
     "LifecycleRule",

@@ -19,6 +19,7 @@ from mlinfra.stacks.config.compute import (
     TrainingConfig,
 )
 from mlinfra.stacks.config.data import EventsConfig, StorageConfig, WarehouseConfig
+from mlinfra.stacks.config.platform import HelmConfig
 from mlinfra.stacks.config.target import KmsConfig, NetworkConfig, ResidencyConfig, TargetConfig
 
 Issues = list[tuple[Loc, str]]
@@ -59,6 +60,9 @@ class StackConfig(StrictModel):
     serving: ServingConfig = Field(default_factory=ServingConfig, description="Serving layer. Default: on.")
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Monitoring. Default: on.")
     iam: IamConfig = Field(default_factory=IamConfig, description="Teams and grants. Default: none.")
+    helm: HelmConfig = Field(
+        default_factory=HelmConfig, description="Helm chart sources for the in-cluster layer. Default: upstream."
+    )
     waivers: list[Waiver] = Field(default_factory=list, description="Accepted policy exceptions. Default: none.")
     protect_data: bool | None = Field(
         default=None,
