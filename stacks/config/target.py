@@ -49,6 +49,21 @@ class TargetConfig(StrictModel):
         description="On-prem: write Kubernetes manifests to this directory instead of applying them "
         "(GitOps hand-off, no cluster needed). Default: off, apply to the cluster.",
     )
+    storage_class: str | None = Field(
+        default=None,
+        description="On-prem: StorageClass for the platform's volumes (object store, event bus, warehouse). "
+        "Default: the cluster's default StorageClass.",
+    )
+    object_store_endpoint: str | None = Field(
+        default=None, pattern=r"^https://",
+        description="On-prem: an existing S3-compatible endpoint (https) to use instead of deploying MinIO. "
+        "Default: deploy MinIO in the cluster.",
+    )
+    kms_endpoint: str | None = Field(
+        default=None, pattern=r"^https://",
+        description="On-prem: KMS endpoint (KES) MinIO encrypts objects with. Default: none, encryption at rest "
+        "is the storage layer's (say so to auditors).",
+    )
 
     @model_validator(mode="after")
     def _check_target(self) -> Self:
@@ -67,7 +82,8 @@ class TargetConfig(StrictModel):
         if self.cloud != "gcp" and self.project is not None:
             issues.append((("project",), "'project' applies only to cloud 'gcp'; remove it"))
         if self.cloud != "onprem":
-            for field in ("kubeconfig", "context", "render_to"):
+            for field in ("kubeconfig", "context", "render_to", "storage_class", "object_store_endpoint",
+                          "kms_endpoint"):
                 if getattr(self, field) is not None:
                     issues.append(((field,), f"'{field}' applies only to cloud 'onprem'; remove it"))
         for index, zone in enumerate(self.zones):
