@@ -413,6 +413,7 @@ _MEMBER_FORMS: dict[str, tuple[re.Pattern[str], str]] = {
     "gcp": (re.compile(r"^(user|group|serviceAccount|domain):[^\s:]+$"), "'group:ml-team@example.com'"),
     "aws": (re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$"),
             "'arn:aws:iam::123456789012:role/ml-team'"),
+    "onprem": (re.compile(r"^(user|group):[^\s:]+$"), "'group:ml-team' (a Kubernetes RBAC user or group)"),
 }
 _CLOUDWATCH_RETENTION = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                          2922, 3288, 3653)
