@@ -7,7 +7,8 @@ config to the target layer, which maps the neutral config onto that target's L2 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import pulumi
 
@@ -28,7 +29,8 @@ class MlPlatform(pulumi.ComponentResource):
 
     outputs: dict[str, pulumi.Output[Any]]
 
-    def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None,
+                 secrets: Mapping[str, pulumi.Input[str]] | None = None) -> None:
         super().__init__("mlinfra:index:MlPlatform", name, None, opts)
         cloud = config.target.cloud
         if cloud == "gcp":
@@ -44,6 +46,9 @@ class MlPlatform(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.outputs = build_gcp(config, parent=self, provider=provider)
+            identities = {t.name: {"iam.gke.io/gcp-service-account": self.outputs[f"teams.{t.name}.service_account"]}
+                          for t in config.iam.teams}
+            self._cluster_layers(config, "gcp", identities)
         elif cloud == "aws":
             import pulumi_aws as aws
 
@@ -57,12 +62,46 @@ class MlPlatform(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.outputs = build_aws(config, parent=self, provider=provider)
+            self._cluster_layers(config, "aws", {})
+        elif cloud == "onprem":
+            import pulumi_kubernetes as k8s
+
+            from mlinfra.components.kubernetes.layer import build_cluster_layer
+            from mlinfra.components.onprem.target import build_onprem
+
+            target = config.target
+            kube = k8s.Provider(
+                f"{name}-k8s", kubeconfig=target.kubeconfig, context=target.context,
+                render_yaml_to_directory=target.render_to, opts=pulumi.ResourceOptions(parent=self),
+            )
+            layer = build_cluster_layer(config, config.clusters[0], target="onprem", identities={}, index=0,
+                                        parent=self, provider=kube)
+            self.outputs = {**layer.outputs, **build_onprem(
+                config, parent=self, provider=kube, secrets=secrets or {},
+                after=[layer.certificates] if layer.certificates is not None else [])}
         else:
             raise UnsupportedTargetError(
-                f"target.cloud {cloud!r}: this version of mlinfra builds the gcp and aws targets only; "
+                f"target.cloud {cloud!r}: this version of mlinfra builds the gcp, aws and onprem targets only; "
                 f"the {cloud} target is not available yet"
             )
         self.register_outputs(self.outputs)
+
+
+    def _cluster_layers(self, config: StackConfig, target: Literal["gcp", "aws"],
+                        identities: dict[str, dict[str, pulumi.Input[str]]]) -> None:
+        """The shared in-cluster layer on every cluster the cloud layer created, through its kubeconfig."""
+        import pulumi_kubernetes as k8s
+
+        from mlinfra.components.kubernetes.layer import build_cluster_layer
+
+        for index, cluster in enumerate(config.clusters):
+            kube = k8s.Provider(
+                f"{config.name}-{cluster.name}-k8s", kubeconfig=self.outputs[f"clusters.{cluster.name}.kubeconfig"],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            layer = build_cluster_layer(config, cluster, target=target, identities=identities, index=index,
+                                        parent=self, provider=kube)
+            self.outputs.update(layer.outputs)
 
 
 def environment_labels(config: StackConfig) -> dict[str, str]:

@@ -7,7 +7,6 @@ properties the engine and CrossGuard policies see (provider property names, e.g.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextvars
 import gc
 import threading
@@ -20,7 +19,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import register_stack_transformation, run_pulumi_func
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+from pulumi.runtime.sync_await import _sync_await
 
 from mlinfra.components import provenance
 from mlinfra.stacks.fakes import fake_call, fake_outputs
@@ -181,24 +180,7 @@ def run_program(program: Callable[[], None], *, project: str, stack: str) -> Pla
             gc.enable()
 
 
-class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
-    """Runs the SDK's "blocking" monitor calls in place: the mock monitor answers from memory, so handing
-    each call to a worker thread only adds thread switches (about 15% of a plan)."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # handed to the awaiting coroutine, as a thread pool would
-            future.set_exception(exc)
-        return future
-
-
-_INLINE = _InlineExecutor(max_workers=1)
-
-
 def _run(program: Callable[[], None], project: str, stack: str) -> Plan:
-    _ensure_event_loop().set_default_executor(_INLINE)
     recorder = _Recorder(project, stack)
     monitor = _Monitor(recorder)
     pulumi.runtime.set_mocks(recorder, project=project, stack=stack, preview=False, monitor=monitor)

@@ -110,6 +110,8 @@ FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
     ("monitoring.enabled", "managed Prometheus and GPU metrics on/off", "AMP workspace on/off"),
     ("monitoring.managed_prometheus", "GKE Managed Prometheus", "Amazon Managed Prometheus workspace"),
     ("monitoring.gpu_metrics", "GKE DCGM metrics", "in-cluster layer (a later release)"),
+    ("monitoring.metrics_retention_days", "managed (Google Managed Prometheus keeps 24 months)", "managed "
+     "(AMP keeps 150 days)"),
     ("monitoring.log_retention_days", "_Default log bucket retention", "CloudWatch log group retention"),
     ("monitoring.audit_logs", "DATA_READ/DATA_WRITE audit configs for storage, BigQuery, KMS", "organisation "
      "CloudTrail (not created here)"),

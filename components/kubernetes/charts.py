@@ -48,6 +48,7 @@ CHARTS: Final[dict[str, ChartRef]] = {
     "minio-operator": ChartRef("operator", "https://operator.min.io", "7.1.1"),
     "minio-tenant": ChartRef("tenant", "https://operator.min.io", "7.1.1"),
     "nats": ChartRef("nats", "https://nats-io.github.io/k8s/helm/charts", "1.3.9"),
+    "nack": ChartRef("nack", "https://nats-io.github.io/k8s/helm/charts", "0.29.2"),
     "cloudnative-pg": ChartRef("cloudnative-pg", "https://cloudnative-pg.github.io/charts", "0.25.0"),
 }
 

@@ -231,6 +231,11 @@ class ServingConfig(StrictModel):
     ingress: Literal["internal", "external"] = Field(
         default="internal", description="Load balancer exposure. Default: internal (VPC only)."
     )
+    domain: str = Field(
+        default="models.mlinfra.internal", pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$",
+        description="DNS domain model endpoints are served under. Default: models.mlinfra.internal (internal "
+        "CA only; ACME needs a real, public domain).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -239,6 +244,11 @@ class ServingConfig(StrictModel):
             issues.append((("min_replicas",), "must not exceed 'max_replicas'"))
         if self.tls == "acme" and not self.acme_email:
             issues.append((("acme_email",), "tls 'acme' needs 'acme_email'"))
+        if self.tls == "acme" and self.ingress != "external":
+            issues.append((("ingress",), "ACME HTTP-01 challenges must reach the endpoints: use ingress 'external' "
+                           "or tls 'internal-ca'"))
+        if self.tls == "acme" and self.domain == "models.mlinfra.internal":
+            issues.append((("domain",), "ACME certificates need a public domain you own; set 'domain'"))
         raise_issues(issues)
         return self
 
@@ -251,6 +261,10 @@ class MonitoringConfig(StrictModel):
         default=True, description="Use the cloud's managed Prometheus (GKE GMP, AMP). Default: on."
     )
     gpu_metrics: bool = Field(default=True, description="DCGM GPU metrics on accelerator nodes. Default: on.")
+    metrics_retention_days: int = Field(
+        default=15, ge=1, le=3650,
+        description="Retention of in-cluster Prometheus metrics (on-prem kube-prometheus-stack). Default: 15.",
+    )
     log_retention_days: int = Field(
         default=30, ge=1, le=3650, description="Retention of platform log buckets/groups in days. Default: 30."
     )
