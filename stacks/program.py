@@ -19,7 +19,7 @@ BUILDABLE_TARGETS = ("gcp", "aws", "onprem")
 # Generated credentials the program needs (on-prem object store). `mlinfra up` creates them once and keeps
 # them as stack secrets; a plain `pulumi up` reads them from `mlinfra:<name>` secret config; an offline plan
 # uses the placeholder below, never a real value.
-SECRET_NAMES = ("objectStoreRootUser", "objectStoreRootPassword")
+SECRET_NAMES = ("objectStoreRootUser", "objectStoreRootPassword", "objectStoreKesApiKey")
 PLAN_PLACEHOLDER = "(generated at first mlinfra up)"
 
 

@@ -66,7 +66,10 @@ def build_onprem(config: StackConfig, *, parent: pulumi.Resource, provider: pulu
             out["events.url"] = bus.url
 
     if config.storage.buckets:
-        missing = [k for k in REQUIRED_SECRETS if k not in secrets and not target.object_store_endpoint]
+        needed = [] if target.object_store_endpoint else list(REQUIRED_SECRETS)
+        if target.kms_endpoint and not target.object_store_endpoint:
+            needed.append("objectStoreKesApiKey")
+        missing = [k for k in needed if k not in secrets]
         if missing:
             raise ValueError(f"the on-prem object store needs the secrets {', '.join(missing)} (`mlinfra up` "
                              "creates them once; with plain `pulumi up` set them with `pulumi config set --secret "
@@ -75,6 +78,7 @@ def build_onprem(config: StackConfig, *, parent: pulumi.Resource, provider: pulu
             store = ObjectStore(f"{config.name}-object-store", ObjectStoreArgs(
                 chart=chart(config, "minio-operator"), existing_endpoint=target.object_store_endpoint,
                 storage_class=target.storage_class, kes_endpoint=target.kms_endpoint,
+                kes_api_key=secrets.get("objectStoreKesApiKey") if target.kms_endpoint else None,
                 root_user=None if target.object_store_endpoint else secrets["objectStoreRootUser"],
                 root_password=None if target.object_store_endpoint else secrets["objectStoreRootPassword"],
                 nats_address=bus.host_port if bus is not None else None, protect=protect,
