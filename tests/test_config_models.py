@@ -66,6 +66,7 @@ def with_(base: dict[str, Any], **sections: Any) -> dict[str, Any]:
     return out
 
 
+ONPREM_TARGET = {"cloud": "onprem", "region": "site-a"}
 AWS_TARGET = {"cloud": "aws", "region": "eu-west-1", "account_id": "123456789012"}
 MINIMAL_TARGET = {"cloud": "gcp", "region": "europe-west4", "project": "my-project-1"}
 GPU_POOL = {"name": "gpu", "accelerator": {"type": "nvidia-l4", "count": 1}, "max_nodes": 2}
@@ -139,6 +140,17 @@ GPU_POOL = {"name": "gpu", "accelerator": {"type": "nvidia-l4", "count": 1}, "ma
         ({"events": {"topics": [{"name": "t", "subscriptions": [
             {"name": "s", "min_backoff_seconds": 100, "max_backoff_seconds": 10}]}]}}, "must not exceed"),
         ({"serving": {"tls": "acme"}}, "needs 'acme_email'"),
+        ({"serving": {"tls": "acme", "acme_email": "a@example.com"}}, "ACME HTTP-01 challenges"),
+        ({"target": ONPREM_TARGET, "storage": {"buckets": [{"name": "b", "location": "EU"}]}},
+         "cluster's object store"),
+        ({"target": ONPREM_TARGET, "storage": {"buckets": [{"name": "b", "lifecycle": [
+            {"after_days": 30, "action": "transition", "storage_class": "cold"}]}]}}, "tiering is not configured"),
+        ({"target": ONPREM_TARGET, "events": {"topics": [{"name": "t", "subscriptions": [
+            {"name": "s", "exactly_once": True}]}]}}, "deliver at least once"),
+        ({"target": ONPREM_TARGET, "warehouse": {"datasets": [{"name": "d", "table_expiration_days": 3}]}},
+         "PostgreSQL databases have no"),
+        ({"target": ONPREM_TARGET, "iam": {"teams": [{"name": "a", "members": ["a@example.com"]}]}},
+         "is not a onprem principal"),
         ({"labels": {"Team": "ml"}}, "label keys must start with a lower-case letter"),
         ({"labels": {"team": "ML Platform"}}, "label value 'ML Platform'"),
         ({"network": {"authorized_networks": [{"name": "office", "cidr": "8.8.8.0/24"}]}}, "is a public range"),

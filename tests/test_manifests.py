@@ -15,7 +15,7 @@ from mlinfra.stacks.offline import Plan, PlannedResource
 from mlinfra.stacks.program import plan
 
 STACKS = Path(__file__).resolve().parent.parent / "stacks"
-EXAMPLES = ["gcp-dev.yaml", "aws-dev.yaml", "local.yaml", "gcp-prod.yaml", "aws-prod.yaml"]
+EXAMPLES = ["gcp-dev.yaml", "aws-dev.yaml", "local.yaml", "gcp-prod.yaml", "aws-prod.yaml", "onprem-prod.yaml"]
 DEFAULT_VERSION = "1.31"
 # Custom resources: their schemas come with their operators' CRDs, not with Kubernetes.
 CRD_GROUPS = ("kueue.x-k8s.io", "cert-manager.io", "monitoring.coreos.com", "monitoring.googleapis.com",

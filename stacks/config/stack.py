@@ -104,6 +104,8 @@ class StackConfig(StrictModel):
             issues += self._check_gcp_storage()
         if self.target.cloud == "aws":
             issues += self._check_aws()
+        if self.target.cloud == "onprem":
+            issues += self._check_onprem()
         raise_issues(issues)
         return self
 
@@ -386,6 +388,43 @@ class StackConfig(StrictModel):
             if bucket.retention_days and bucket.versioning is False:
                 issues.append((("storage", "buckets", i, "versioning"), "on AWS a retention period uses S3 Object "
                                "Lock, which needs versioning; remove 'versioning: false'"))
+        return issues
+
+    def _check_onprem(self) -> Issues:
+        """On-prem specifics: what MinIO, NATS JetStream and PostgreSQL cannot do as the neutral config says."""
+        issues: Issues = []
+        for i, bucket in enumerate(self.storage.buckets):
+            loc: Loc = ("storage", "buckets", i)
+            if bucket.location:
+                issues.append(((*loc, "location"), "on-prem buckets live in the cluster's object store; remove "
+                               "'location'"))
+            if bucket.storage_class != "standard":
+                issues.append(((*loc, "storage_class"), "MinIO has one storage class here; remove 'storage_class'"))
+            for r, rule in enumerate(bucket.lifecycle):
+                if rule.action == "transition":
+                    issues.append(((*loc, "lifecycle", r, "action"), "MinIO tiering is not configured by mlinfra; "
+                                   "use 'delete' rules only"))
+            if bucket.retention_days and bucket.versioning is False:
+                issues.append(((*loc, "versioning"), "object lock (retention_days) needs versioning; remove "
+                               "'versioning: false'"))
+        for ti, topic in enumerate(self.events.topics):
+            for si, sub in enumerate(topic.subscriptions):
+                loc = ("events", "topics", ti, "subscriptions", si)
+                if sub.filter:
+                    issues.append(((*loc, "filter"), "Pub/Sub filter expressions do not apply to JetStream "
+                                   "consumers; filter in the consumer and remove 'filter'"))
+                if sub.exactly_once:
+                    issues.append(((*loc, "exactly_once"), "JetStream consumers deliver at least once; make the "
+                                   "consumer idempotent and remove 'exactly_once'"))
+                for field in ("min_backoff_seconds", "max_backoff_seconds"):
+                    if field in sub.model_fields_set:
+                        issues.append(((*loc, field), "redelivery waits for the ack deadline on-prem; use "
+                                       "'ack_deadline_seconds' and remove this field"))
+        for i, ds in enumerate(self.warehouse.datasets):
+            for field in ("location", "table_expiration_days", "partition_expiration_days"):
+                if getattr(ds, field) is not None:
+                    issues.append((("warehouse", "datasets", i, field), f"PostgreSQL databases have no "
+                                   f"{field.replace('_', ' ')}; remove '{field}'"))
         return issues
 
     def _check_prod(self) -> Issues:
