@@ -141,6 +141,10 @@ GPU_POOL = {"name": "gpu", "accelerator": {"type": "nvidia-l4", "count": 1}, "ma
             {"name": "s", "min_backoff_seconds": 100, "max_backoff_seconds": 10}]}]}}, "must not exceed"),
         ({"serving": {"tls": "acme"}}, "needs 'acme_email'"),
         ({"serving": {"tls": "acme", "acme_email": "a@example.com"}}, "ACME HTTP-01 challenges"),
+        ({"target": ONPREM_TARGET, "network": {"nat": False}}, "brings its own network"),
+        ({"target": ONPREM_TARGET, "node_pools": [{"name": "g", "spot": True}]}, "select existing nodes"),
+        ({"target": ONPREM_TARGET, "clusters": [{"name": "m", "release_channel": "stable"}]},
+         "does not manage the on-prem cluster"),
         ({"target": ONPREM_TARGET, "storage": {"buckets": [{"name": "b", "location": "EU"}]}},
          "cluster's object store"),
         ({"target": ONPREM_TARGET, "storage": {"buckets": [{"name": "b", "lifecycle": [

@@ -391,8 +391,25 @@ class StackConfig(StrictModel):
         return issues
 
     def _check_onprem(self) -> Issues:
-        """On-prem specifics: what MinIO, NATS JetStream and PostgreSQL cannot do as the neutral config says."""
+        """On-prem specifics: the cluster and its network exist already; what MinIO, NATS JetStream and
+        PostgreSQL cannot do as the neutral config says is refused."""
         issues: Issues = []
+        for section in ("network", "kms"):
+            if getattr(self, section).model_fields_set:
+                what = "network" if section == "network" else "keys (certificates come from cert-manager, object " \
+                    "encryption from target.kms_endpoint)"
+                issues.append(((section,), f"an on-prem cluster brings its own {what}; remove '{section}'"))
+        for i, cluster in enumerate(self.clusters):
+            for field in ("release_channel", "private_endpoint", "maintenance_start_utc", "deletion_protection",
+                          "system_pool"):
+                if field in cluster.model_fields_set:
+                    issues.append((("clusters", i, field), f"mlinfra does not manage the on-prem cluster itself; "
+                                   f"remove '{field}'"))
+        for i, pool in enumerate(self.node_pools):
+            for field in ("machine_class", "vcpus", "machine_type", "spot", "disk_size_gb", "disk_type", "min_nodes"):
+                if field in pool.model_fields_set:
+                    issues.append((("node_pools", i, field), "on-prem pools select existing nodes by label; "
+                                   f"remove '{field}' (max_nodes states how many nodes the pool has)"))
         for i, bucket in enumerate(self.storage.buckets):
             loc: Loc = ("storage", "buckets", i)
             if bucket.location:
