@@ -77,3 +77,9 @@ def test_every_config_field_has_a_parity_row() -> None:
             if any(p.startswith((full + ".", full + "[")) for p in prefixes):
                 continue
             raise AssertionError(f"config field {full} has no row in stacks/parity_features.py")
+
+
+def test_onprem_column_covers_every_feature() -> None:
+    from mlinfra.stacks.parity_features import FEATURES, ONPREM
+
+    assert set(ONPREM) == {path for path, _, _ in FEATURES}
