@@ -170,14 +170,25 @@ def run_program(program: Callable[[], None], *, project: str, stack: str) -> Pla
     Exceptions raised by the program (bad input, provider SDK argument checks) propagate unchanged.
     """
     # The SDK allocates several futures per output property; the cyclic GC would rescan them again and
-    # again mid-run (over half the run time). Pause it for the run; it resumes, and collects, afterwards.
+    # again mid-run (over half the run time). Pause it for the run: everything the run allocated is then
+    # still in the youngest generation, so collecting just that generation frees the run's garbage without
+    # rescanning the whole heap (the provider SDKs' modules are large). The first run's survivors (mostly
+    # those modules, imported lazily during it) are frozen so later full collections skip them too.
+    global _FROZEN
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         return contextvars.Context().run(_run, program, project, stack)
     finally:
+        gc.collect(0)
+        if not _FROZEN:
+            gc.freeze()
+            _FROZEN = True
         if was_enabled:
             gc.enable()
+
+
+_FROZEN = False
 
 
 def _run(program: Callable[[], None], project: str, stack: str) -> Plan:

@@ -61,3 +61,4 @@ def plan(config: StackConfig) -> Plan:
         program(config, {k: pulumi.Output.secret(PLAN_PLACEHOLDER) for k in SECRET_NAMES})
 
     return run_program(offline, project=PROJECT, stack=config.name)
+

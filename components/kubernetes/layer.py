@@ -88,10 +88,11 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
     queues = {q.team: q for q in config.training.queues}
     pools = [p for p in config.node_pools if config.pool_cluster(p) == name]
 
+    namespaces: list[pulumi.Resource] = []
     for i, team in enumerate(config.iam.teams):
         q = queues.get(team.name)
         with provenance.source(f"iam.teams[{i}]"):
-            TeamNamespace(f"{env}-{name}-{team.name}", TeamNamespaceArgs(
+            namespaces.append(TeamNamespace(f"{env}-{name}-{team.name}", TeamNamespaceArgs(
                 team=team.name,
                 quota=QuotaArgs(cpus=q.cpus, memory_gb=q.memory_gb, gpus=q.gpus, tpu_chips=q.tpu_chips,
                                 neuron_devices=q.neuron_devices) if q else QuotaArgs(),
@@ -100,7 +101,7 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
                          for m in team.members if ":" in m and target != "aws"],
                 platform_namespaces=PLATFORM_NAMESPACES,
                 identity_endpoints=IDENTITY_ENDPOINTS[target],
-            ), opts())
+            ), opts()))
 
     gpu_pools = [p.name for p in pools if p.accelerator and p.accelerator.type in acc.NVIDIA_GPUS]
     neuron_pools = [p.name for p in pools if p.accelerator and p.accelerator.type in acc.AWS_CHIPS]
@@ -122,6 +123,7 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
                 queues=[QueueArgs(name=q.queue_name, namespace=q.team, cpus=q.cpus, memory_gb=q.memory_gb,
                                   gpus=q.gpus, tpu_chips=q.tpu_chips, neuron_devices=q.neuron_devices,
                                   priority=q.priority, borrowing=q.borrowing) for q in config.training.queues],
+                depends_on=namespaces,
             ), opts())
             out[f"clusters.{name}.queues"] = scheduling.local_queue_names
             if config.helm.enabled("jobset"):
