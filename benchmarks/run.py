@@ -55,7 +55,14 @@ def _floor_code(stack: Path) -> str:
         sdk = {"gcp": "pulumi_gcp", "aws": "pulumi_aws", "kubernetes": "pulumi_kubernetes"}[package]
         submodule = module.split("/")[0]
         attr = member if member[0].isupper() else re.sub(r"(?<!^)(?=[A-Z])", "_", member).lower()
-        where = sdk if submodule == "index" else f"{sdk}.{submodule}"
+        if package == "kubernetes":
+            group, _, version = module.partition("/")
+            if "." in group and not group.endswith(".k8s.io") and group != "helm.sh":
+                where, attr = f"{sdk}.apiextensions", "CustomResource"  # custom resources of operators' CRDs
+            else:
+                where = f"{sdk}.{group.split('.')[0].replace('helm', 'helm')}.{version.replace('.', '_')}"
+        else:
+            where = sdk if submodule == "index" else f"{sdk}.{submodule}"
         lines.append(f"import {where}; {where}.{attr}")
     return "\n".join(dict.fromkeys(lines))
 
