@@ -8,6 +8,8 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.ordering import wait_for
+
 # Every API a resource or lookup of the GCP target calls, with the component that needs it.
 PLATFORM_SERVICES: Final[tuple[str, ...]] = (
     "serviceusage.googleapis.com",          # enabling the others
@@ -70,16 +72,4 @@ class ProjectServices(pulumi.ComponentResource):
         Give it to a component as ``transformations=[services.waits_for_apis]``: transformations are inherited
         by children, so every resource created under the component (custom or not) waits for the APIs.
         """
-        existing = args.opts.depends_on
-        if existing is None:
-            waits: list[pulumi.Resource] = []
-        elif isinstance(existing, pulumi.Resource):
-            waits = [existing]
-        elif isinstance(existing, list | tuple):
-            waits = list(existing)
-        else:
-            raise TypeError(f"{args.name}: depends_on given as an Output cannot be extended to wait for the "
-                            "project's APIs; pass a list of resources")
-        opts = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions())
-        opts.depends_on = waits + [r for r in self.resources if r not in waits]
-        return pulumi.ResourceTransformationResult(args.props, opts)
+        return wait_for(self.resources)(args)
