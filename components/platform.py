@@ -99,8 +99,13 @@ class MlPlatform(pulumi.ComponentResource):
                 f"{config.name}-{cluster.name}-k8s", kubeconfig=self.outputs[f"clusters.{cluster.name}.kubeconfig"],
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            physical = None
+            if target == "aws":
+                from mlinfra.components.aws import names as aws_names
+
+                physical = aws_names.fit(f"{config.name}-{cluster.name}", 100)
             layer = build_cluster_layer(config, cluster, target=target, identities=identities, index=index,
-                                        parent=self, provider=kube)
+                                        parent=self, provider=kube, cluster_name=physical)
             self.outputs.update(layer.outputs)
 
 

@@ -146,3 +146,19 @@ def test_service_ranges_come_from_the_config() -> None:
     ranges = {r.inputs["name"]: r.inputs["kubernetesNetworkConfig"]["serviceIpv4Cidr"]
               for r in prod().of_type("aws:eks/cluster:Cluster")}
     assert ranges == {"ml-prod-train": "10.96.0.0/20", "ml-prod-serve": "10.96.16.0/20"}
+
+
+def test_cluster_autoscaler_scales_only_tagged_groups_through_pod_identity() -> None:
+    from mlinfra.components.kubernetes.autoscaler import NAMESPACE, SERVICE_ACCOUNT
+
+    statements = _policy(prod(), "ml-prod-train-autoscaler-identity-policy")["Statement"]
+    writes = [s for s in statements if "autoscaling:SetDesiredCapacity" in s["Action"]]
+    assert writes and all(s["Condition"] == {"StringEquals": {
+        "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true"}} for s in writes)
+    association = prod().named("ml-prod-train-autoscaler-identity-train").inputs
+    assert (association["namespace"], association["serviceAccount"]) == (NAMESPACE, SERVICE_ACCOUNT)
+    (chart,) = [r.inputs for r in prod().of_type("kubernetes:helm.sh/v4:Chart")
+                if r.name == "ml-prod-train-autoscaler-chart"]
+    assert chart["namespace"] == NAMESPACE
+    assert chart["values"]["autoDiscovery"]["clusterName"] == association["clusterName"] == "ml-prod-train"
+    assert chart["values"]["rbac"]["serviceAccount"]["name"] == SERVICE_ACCOUNT

@@ -14,6 +14,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "parity.md"
 TARGET_ONLY = {
     "target": "GCP enables its service APIs first; AWS services need no enabling",
     "clusters[].accelerators": "GKE installs GPU drivers and device plugins itself; EKS needs the plugins",
+    "clusters[].autoscaler": "GKE autoscales node pools itself; EKS needs the Cluster Autoscaler",
 }
 
 

@@ -36,6 +36,8 @@ from mlinfra.components.aws.monitoring import AwsMonitoring, AwsMonitoringArgs
 from mlinfra.components.aws.network import AwsNetwork, AwsNetworkArgs
 from mlinfra.components.aws.node_group import AcceleratorArgs, EksNodeGroup, EksNodeGroupArgs, TaintArgs
 from mlinfra.components.aws.s3 import LifecycleRuleArgs, NotificationArgs, S3Bucket, S3BucketArgs
+from mlinfra.components.kubernetes.autoscaler import NAMESPACE as AUTOSCALER_NAMESPACE
+from mlinfra.components.kubernetes.autoscaler import SERVICE_ACCOUNT as AUTOSCALER_SERVICE_ACCOUNT
 from mlinfra.components.platform import environment_labels
 from mlinfra.stacks.config import StackConfig
 
@@ -164,6 +166,11 @@ def build_aws(config: StackConfig, *, parent: pulumi.Resource,
                 labels={POOL_LABEL: "system"}, tags=tags,
             ), opts())
             clusters[c.name].add_compute_addons([system])
+            TeamRole(f"{env}-{c.name}-autoscaler-identity", TeamRoleArgs(
+                env=env, team=AUTOSCALER_NAMESPACE, service_account=AUTOSCALER_SERVICE_ACCOUNT,
+                clusters={c.name: clusters[c.name].cluster_name}, statements=_autoscaler_statements(),
+                source_account=account, tags=tags,
+            ), opts())
 
     for i, p in enumerate(config.node_pools):
         cluster_name = config.pool_cluster(p)
@@ -196,6 +203,21 @@ def build_aws(config: StackConfig, *, parent: pulumi.Resource,
             ), opts())
             out[f"teams.{team.name}.role_arn"] = role.arn
     return out
+
+
+def _autoscaler_statements() -> list[dict[str, Any]]:
+    """What the Cluster Autoscaler needs: read the groups, and resize only groups EKS tagged as its own."""
+    return [
+        {"Effect": "Allow", "Action": [
+            "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+            "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+            "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
+            "eks:DescribeNodegroup"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["autoscaling:SetDesiredCapacity",
+                                       "autoscaling:TerminateInstanceInAutoScalingGroup"],
+         "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true"}}},
+    ]
 
 
 def _cluster_access(config: StackConfig) -> list[ClusterAccessArgs]:

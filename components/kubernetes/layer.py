@@ -66,7 +66,8 @@ class ClusterLayer:
 
 def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: Target,
                         identities: dict[str, dict[str, pulumi.Input[str]]], index: int,
-                        parent: pulumi.Resource, provider: pulumi.ProviderResource) -> ClusterLayer:
+                        parent: pulumi.Resource, provider: pulumi.ProviderResource,
+                        cluster_name: str | None = None) -> ClusterLayer:
     """Create the in-cluster layer of ``cluster``."""
     from mlinfra.components.kubernetes.gpu import AcceleratorSupport, AcceleratorSupportArgs
     from mlinfra.components.kubernetes.monitoring import MonitoringLayer, MonitoringLayerArgs
@@ -143,6 +144,15 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
                 kserve_chart=chart(config, "kserve"),
             ), opts())
             layer.certificates = serving
+
+    if target == "aws" and config.helm.enabled("cluster-autoscaler"):
+        from mlinfra.components.kubernetes.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+
+        with provenance.source(f"{path}.autoscaler"):
+            ClusterAutoscaler(f"{env}-{name}-autoscaler", ClusterAutoscalerArgs(
+                chart=chart(config, "cluster-autoscaler"), cluster_name=cluster_name or name,
+                region=config.target.region,
+            ), opts())
 
     if config.monitoring.enabled:
         with provenance.source("monitoring"):
