@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlinfra.components.kubernetes.charts import ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs
+from mlinfra.components.kubernetes.workload_security import resources, restricted_container, restricted_pod
 
 SERVICE_ACCOUNT = "cluster-autoscaler"
 NAMESPACE = "cluster-autoscaler"
@@ -53,12 +54,9 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             "rbac": {"serviceAccount": {"create": True, "name": SERVICE_ACCOUNT}},
             "extraArgs": {"balance-similar-node-groups": True, "skip-nodes-with-system-pods": False,
                           "scale-down-unneeded-time": f"{args.scale_down_unneeded_minutes}m"},
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                         "capabilities": {"drop": ["ALL"]}},
-            "resources": {"requests": {"cpu": "100m", "memory": "300Mi"},
-                          "limits": {"cpu": "500m", "memory": "600Mi"}},
+            "securityContext": restricted_pod(runAsUser=65534, runAsGroup=65534),
+            "containerSecurityContext": restricted_container(),
+            "resources": resources("100m", "300Mi", cpu_limit="500m", memory_limit="600Mi"),
         }
         HelmAddon(f"{name}-chart", HelmAddonArgs(chart=args.chart, namespace=args.namespace, values=values),
                   pulumi.ResourceOptions(parent=self))

@@ -55,48 +55,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlinfra.components.kubernetes.charts import ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs, namespace_labels
+from mlinfra.components.onprem.common import (
+    certificate,
+    restricted_container_security_context,
+    restricted_pod_security_context,
+    service_dns,
+)
 
 MINIO_IMAGE: Final = "quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z"
 MC_IMAGE: Final = "quay.io/minio/mc:RELEASE.2025-04-16T18-13-26Z"
 MC_EVENTS: Final[dict[str, str]] = {"created": "put", "deleted": "delete", "archived": "ilm",
                                     "metadata_updated": "put"}
-# Pod Security "restricted": non-root, RuntimeDefault seccomp, no escalation, no capabilities.
-RUN_AS: Final = 1000
-
-
-def restricted_pod_security_context(uid: int = RUN_AS) -> dict[str, Any]:
-    """Pod-level security context that passes the ``restricted`` Pod Security level."""
-    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
-            "fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"}}
-
-
-def restricted_container_security_context(uid: int = RUN_AS, read_only_root: bool = True) -> dict[str, Any]:
-    """Container-level security context that passes the ``restricted`` Pod Security level."""
-    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": read_only_root, "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"}}
-
-
-def certificate(name: str, *, namespace: str, secret_name: str, dns_names: list[str], issuer: str,
-                usages: list[str], parent: pulumi.Resource, depends_on: list[Any] | None = None,
-                ) -> k8s.apiextensions.CustomResource:
-    """A cert-manager ``Certificate`` (ECDSA P-256, 90 days, renewed 30 days before expiry) from a ClusterIssuer."""
-    return k8s.apiextensions.CustomResource(
-        name, api_version="cert-manager.io/v1", kind="Certificate",
-        metadata={"name": secret_name, "namespace": namespace},
-        spec={"secretName": secret_name, "dnsNames": dns_names, "commonName": dns_names[0],
-              "duration": "2160h", "renewBefore": "720h", "usages": usages,
-              "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
-              "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"}},
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
-    )
-
-
-def service_dns(service: str, namespace: str) -> list[str]:
-    """Every in-cluster DNS name of a Service."""
-    return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
-
-
 class ExpiryRuleArgs(BaseModel):
     """Delete objects (or noncurrent versions) once they reach an age."""
 

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlinfra.components.kubernetes.charts import ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs, namespace_labels
-from mlinfra.components.onprem.object_store import (
+from mlinfra.components.onprem.common import (
     certificate,
     restricted_container_security_context,
     restricted_pod_security_context,
