@@ -7,6 +7,7 @@ Errors never surface as tracebacks: they are collected into one :class:`ConfigEr
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterator
@@ -48,6 +49,11 @@ class ConfigError(Exception):
 
 def load(path: str | Path) -> StackConfig:
     """Read and validate a stack file. Raises :class:`ConfigError` on any problem."""
+    return load_document(path)[0]
+
+
+def load_document(path: str | Path) -> tuple[StackConfig, Any]:
+    """Like :func:`load`, also returning the YAML tree (for :func:`line_of`)."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -59,21 +65,34 @@ def load(path: str | Path) -> StackConfig:
         raise ConfigError([Issue(file, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     except OSError as exc:
         raise ConfigError([Issue(file, None, "", f"cannot read: {exc.strerror or exc}")]) from None
-    return load_text(text, file)
+    return _validate(text, file)
 
 
 def load_text(text: str, file: str = "<string>") -> StackConfig:
     """Validate stack YAML given as text; ``file`` names it in messages."""
+    return _validate(text, file)[0]
+
+
+def _validate(text: str, file: str) -> tuple[StackConfig, Any]:
     tree = parse_yaml(text, file)
     if not isinstance(tree, dict):
         kind = "empty" if tree is None else f"a {type(tree).__name__}"
         raise ConfigError([Issue(file, 1, "", f"a stack file must be a mapping of sections, this one is {kind}")])
     try:
-        return StackConfig.model_validate(_plain(tree))
+        return StackConfig.model_validate(_plain(tree)), tree
     except ValidationError as exc:
         raise ConfigError(sorted(_issues(exc, tree, file), key=lambda i: (i.line or 0, i.path))) from None
     except RecursionError:
         raise ConfigError([Issue(file, None, "", "nesting too deep")]) from None
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def line_of(tree: Any, path: str) -> int | None:
+    """1-based line of a config path such as ``storage.buckets[1].location`` (its deepest existing part)."""
+    loc: list[str | int] = [int(index) if index else key for key, index in _PATH_PART.findall(path)]
+    return _line(tree, tuple(loc)) if loc else (1 if tree is not None else None)
 
 
 def parse_yaml(text: str, file: str = "<string>") -> Any:

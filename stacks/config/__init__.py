@@ -5,7 +5,7 @@ iam) say *what* is needed; the target decides *how*. Every field is documented; 
 generated from these models (``mlinfra schema``).
 """
 
-from mlinfra.stacks.config.access import IamConfig, TeamConfig, Waiver
+from mlinfra.stacks.config.access import IamConfig, PoliciesConfig, TeamConfig, Waiver
 from mlinfra.stacks.config.base import ConfigIssues, StrictModel, format_loc
 from mlinfra.stacks.config.compute import (
     AcceleratorConfig,
@@ -58,6 +58,7 @@ __all__ = [
     "MonitoringConfig",
     "NetworkConfig",
     "NodePoolConfig",
+    "PoliciesConfig",
     "QueueConfig",
     "ResidencyConfig",
     "ServingConfig",

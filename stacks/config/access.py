@@ -9,6 +9,7 @@ from pydantic import Field
 
 from mlinfra.stacks.config.base import Name, StrictModel
 
+PolicyLevel = Literal["mandatory", "advisory", "disabled"]
 BucketAccess = Literal["read", "write", "admin"]
 DatasetAccess = Literal["read", "write", "admin"]
 TopicAccess = Literal["publish", "subscribe", "admin"]
@@ -59,3 +60,19 @@ class Waiver(StrictModel):
     reason: str = Field(min_length=10, description="Why the exception is acceptable. Required.")
     owner: str = Field(min_length=3, description="Who answers for it (e-mail or team). Required.")
     expires: dt.date = Field(description="Last day the waiver holds (YYYY-MM-DD); expired waivers fail checks.")
+
+
+class PoliciesConfig(StrictModel):
+    """How strictly this environment enforces the policy catalog (``mlinfra policy list``)."""
+
+    enforcement: Literal["catalog", "advisory", "mandatory"] = Field(
+        default="catalog",
+        description="'catalog': each rule's own default level; 'advisory': report every finding without "
+        "failing (e.g. dev); 'mandatory': every enabled rule blocks (e.g. prod). Rules disabled by default "
+        "stay disabled. Default: catalog.",
+    )
+    rules: dict[str, PolicyLevel] = Field(
+        default_factory=dict,
+        description="Policy id → 'mandatory' | 'advisory' | 'disabled', overriding 'enforcement' for one rule. "
+        "Default: none.",
+    )

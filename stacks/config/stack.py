@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from mlinfra.components import accelerators as acc
 from mlinfra.stacks import regions
-from mlinfra.stacks.config.access import IamConfig, Waiver
+from mlinfra.stacks.config.access import IamConfig, PoliciesConfig, Waiver
 from mlinfra.stacks.config.base import Loc, Name, StrictModel, duplicates, raise_issues
 from mlinfra.stacks.config.compute import (
     ClusterConfig,
@@ -62,6 +62,9 @@ class StackConfig(StrictModel):
     iam: IamConfig = Field(default_factory=IamConfig, description="Teams and grants. Default: none.")
     helm: HelmConfig = Field(
         default_factory=HelmConfig, description="Helm chart sources for the in-cluster layer. Default: upstream."
+    )
+    policies: PoliciesConfig = Field(
+        default_factory=PoliciesConfig, description="Policy enforcement levels. Default: the catalog's own."
     )
     waivers: list[Waiver] = Field(default_factory=list, description="Accepted policy exceptions. Default: none.")
     protect_data: bool | None = Field(

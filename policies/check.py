@@ -1,0 +1,74 @@
+"""The offline check: stack files in, one :class:`~mlinfra.policies.engine.Report` per environment out.
+
+No engine, no credentials: each environment is planned in-process under Pulumi's mocks, then judged by the
+catalog under its own enforcement settings and waivers. References to policy ids in the config (per-rule
+levels, waivers) are checked against the catalog first, so a typo is bad input, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mlinfra.policies.catalog import Pack, Rule
+from mlinfra.policies.engine import Report, evaluate
+from mlinfra.policies.rules import BUILTIN
+
+
+def all_rules() -> tuple[Rule, ...]:
+    """Every rule mlinfra knows, in catalog order."""
+    return BUILTIN
+
+
+def select(rules: Sequence[Rule], *, packs: Sequence[Pack] = (), targets: Sequence[str] = ()) -> list[Rule]:
+    """The rules of the given packs and targets (all when empty)."""
+    return [r for r in rules if (not packs or r.pack in packs) and (not targets or set(r.targets) & set(targets))]
+
+
+def reference_issues(config: Any, tree: Any, file: str, rules: Sequence[Rule] | None = None) -> list[Any]:
+    """Located issues for policy ids in ``policies.rules`` and ``waivers`` that the catalog does not have."""
+    from mlinfra.stacks.loader import Issue, line_of
+
+    known = {r.id for r in (rules if rules is not None else all_rules())}
+    issues = []
+
+    def unknown(path: str, rule_id: str) -> None:
+        close = difflib.get_close_matches(rule_id, sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else "; see `mlinfra policy list`"
+        issues.append(Issue(file, line_of(tree, path), path, f"unknown policy id {rule_id!r}{hint}"))
+
+    for rule_id in config.policies.rules:
+        if rule_id not in known:
+            unknown(f"policies.rules.{rule_id}", rule_id)
+    for index, waiver in enumerate(config.waivers):
+        if waiver.policy not in known:
+            unknown(f"waivers[{index}].policy", waiver.policy)
+    return issues
+
+
+def check_file(
+    path: str | Path, *, rules: Sequence[Rule] | None = None, packs: Sequence[Pack] = (),
+    today: dt.date | None = None,
+) -> Report:
+    """Plan and judge one stack file. Raises the loader's ``ConfigError`` for unusable input."""
+    from mlinfra.stacks.loader import ConfigError, Issue, line_of, load_document
+    from mlinfra.stacks.program import plan, unbuildable_reason
+
+    catalog = list(rules if rules is not None else all_rules())
+    config, tree = load_document(path)
+    file = str(path)
+    issues = reference_issues(config, tree, file, catalog)
+    reason = unbuildable_reason(config)
+    if reason:
+        issues.append(Issue(file, line_of(tree, "target.cloud"), "target.cloud", reason))
+    if issues:
+        raise ConfigError(issues)
+    try:
+        planned = plan(config)
+    except (ValueError, TypeError) as exc:  # a provider SDK refusing an input: bad config, located at the root
+        raise ConfigError([Issue(file, None, "", f"the program could not be planned: {exc}")]) from None
+    return evaluate(planned, config, select(catalog, packs=packs), file=file,
+                    locate=lambda p: line_of(tree, p), today=today)

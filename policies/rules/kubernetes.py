@@ -1,0 +1,7 @@
+"""Security rules for kubernetes resources (being written)."""
+
+from __future__ import annotations
+
+from mlinfra.policies.catalog import rules_in
+
+RULES = rules_in(vars())
