@@ -102,10 +102,7 @@ def mutate(resource: Resource, path: Sequence[str | int], value: Any = _DELETE) 
     props = copy.deepcopy(dict(resource.props))
     node: Any = props
     for part in path[:-1]:
-        if isinstance(node, dict):
-            node = node.setdefault(part, {})
-        else:
-            node = node[part]
+        node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
     if value is _DELETE:
         if isinstance(node, dict):
             node.pop(path[-1], None)
