@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from mlinfra.cli import config_cmds, plan_cmd
+from mlinfra.cli import config_cmds, plan_cmd, policy_cmds
 
 app = typer.Typer(
     name="mlinfra",
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmds.app)
 app.add_typer(plan_cmd.app)
+app.add_typer(policy_cmds.app)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from mlinfra.cli.common import EXIT_BAD_INPUT, fail, load_or_exit, write_output
+from mlinfra.cli.common import EXIT_BAD_INPUT, err, fail, load_or_exit, write_output
 
 app = typer.Typer()
 
@@ -65,12 +65,21 @@ def init(
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Stack files to check.")],
 ) -> None:
-    """Check stack files: schema, cross-field rules, residency, target capabilities."""
+    """Check stack files: schema, cross-field rules, residency, target capabilities, policy ids."""
+    from mlinfra.policies.check import reference_issues
+    from mlinfra.stacks.loader import load_document
+
     failed = False
     for path in files:
         try:
             config = load_or_exit(path, require_buildable=True)
         except typer.Exit:
+            failed = True
+            continue
+        issues = reference_issues(config, load_document(path)[1], str(path))
+        if issues:
+            for issue in issues:
+                err(f"error: {issue}")
             failed = True
             continue
         pools = len(config.node_pools)

@@ -186,6 +186,10 @@ class Rule:
         if problems:
             raise ValueError(f"rule {self.id!r}: " + "; ".join(problems))
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickled by id (reports cross process boundaries in parallel checks; checks are functions)."""
+        return (rule_by_id, (self.id,))
+
     def applies_to(self, type_: str) -> bool:
         """True when this resource rule checks resources of ``type_`` (``gcp:*`` matches a whole provider)."""
         return any(type_ == t or (t.endswith("*") and type_.startswith(t[:-1])) for t in self.types)
@@ -194,6 +198,16 @@ class Rule:
     def doc(self) -> str:
         """What the check looks at, from its docstring."""
         return " ".join((self.check.__doc__ or "").split())
+
+
+def rule_by_id(rule_id: str) -> Rule:
+    """The catalog rule with this id (KeyError when there is none)."""
+    from mlinfra.policies.check import all_rules
+
+    for rule in all_rules():
+        if rule.id == rule_id:
+            return rule
+    raise KeyError(f"no policy {rule_id!r} in the catalog")
 
 
 def _targets_of(types: Iterable[str]) -> tuple[Target, ...]:

@@ -72,3 +72,32 @@ def check_file(
         raise ConfigError([Issue(file, None, "", f"the program could not be planned: {exc}")]) from None
     return evaluate(planned, config, select(catalog, packs=packs), file=file,
                     locate=lambda p: line_of(tree, p), today=today)
+
+
+def check_files(
+    paths: Sequence[str | Path], *, packs: Sequence[Pack] = (), today: dt.date | None = None, jobs: int = 1,
+) -> list[Report | list[Any]]:
+    """Check several stack files, in order: a :class:`Report` each, or the file's located issues.
+
+    With ``jobs > 1`` the files are spread over that many worker processes (fresh interpreters: planning
+    is CPU-bound and Pulumi's runtime is not fork-safe).
+    """
+    work = [(str(p), tuple(packs), today) for p in paths]
+    if jobs <= 1 or len(work) < 2:
+        return [_check_one(item) for item in work]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(jobs, len(work))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_check_one, work, chunksize=max(1, len(work) // (workers * 4))))
+
+
+def _check_one(item: tuple[str, tuple[Pack, ...], dt.date | None]) -> Report | list[Any]:
+    from mlinfra.stacks.loader import ConfigError
+
+    path, packs, today = item
+    try:
+        return check_file(path, packs=packs, today=today)
+    except ConfigError as error:
+        return list(error.issues)
