@@ -31,8 +31,11 @@ class MlPlatform(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None,
                  secrets: Mapping[str, pulumi.Input[str]] | None = None) -> None:
-        super().__init__("mlinfra:index:MlPlatform", name, None, opts)
         cloud = config.target.cloud
+        if cloud == "onprem":  # no provider region on-prem: objects carry the site's region for residency checks
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                transformations=[site_region_label(config.target.region)]))
+        super().__init__("mlinfra:index:MlPlatform", name, None, opts)
         if cloud == "gcp":
             import pulumi_gcp as gcp
 
@@ -107,6 +110,30 @@ class MlPlatform(pulumi.ComponentResource):
             layer = build_cluster_layer(config, cluster, target=target, identities=identities, index=index,
                                         parent=self, provider=kube, cluster_name=physical)
             self.outputs.update(layer.outputs)
+
+
+REGION_LABEL = "mlinfra.io/region"
+
+
+def site_region_label(region: str) -> pulumi.ResourceTransformation:
+    """A transformation labelling every Kubernetes object with the site's declared region.
+
+    On-prem there is no provider region to judge residency by; the residency pack reads this label.
+    """
+
+    def label(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm.sh/"):
+            return None
+        metadata = args.props.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("labels", {}), dict):
+            labels = {**(metadata.get("labels") or {}), REGION_LABEL: region}
+            return pulumi.ResourceTransformationResult({**args.props, "metadata": {**metadata, "labels": labels}},
+                                                       args.opts)
+        if metadata is not None and hasattr(metadata, "labels") and isinstance(metadata.labels or {}, dict):
+            metadata.labels = {**(metadata.labels or {}), REGION_LABEL: region}
+        return None
+
+    return label
 
 
 def environment_labels(config: StackConfig) -> dict[str, str]:
