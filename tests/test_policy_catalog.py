@@ -214,3 +214,9 @@ def test_parallel_check_matches_serial() -> None:
     summary = [[(f.rule.id, f.urn, f.level) for f in r.findings] for r in serial]  # type: ignore[union-attr]
     assert summary == [[(f.rule.id, f.urn, f.level) for f in r.findings] for r in parallel]  # type: ignore[union-attr]
     assert [r.evaluations for r in serial] == [r.evaluations for r in parallel]  # type: ignore[union-attr]
+
+
+def test_every_rule_has_fixtures_in_a_policy_test() -> None:
+    text = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_policy_*.py"))
+    missing = [r.id for r in all_rules() if f'"{r.id}"' not in text and f"'{r.id}'" not in text]
+    assert not missing, f"rules without fixtures: {missing}"
