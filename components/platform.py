@@ -81,7 +81,8 @@ class MlPlatform(pulumi.ComponentResource):
                                         parent=self, provider=kube)
             self.outputs = {**layer.outputs, **build_onprem(
                 config, parent=self, provider=kube, secrets=secrets or {},
-                after=[layer.certificates] if layer.certificates is not None else [])}
+                after=[layer.certificates] if layer.certificates is not None else [],
+                team_namespaces=layer.namespaces)}
         else:
             raise UnsupportedTargetError(
                 f"target.cloud {cloud!r}: this version of mlinfra builds the gcp, aws and onprem targets only; "

@@ -112,6 +112,11 @@ def _aws_outputs(type_: str, name: str, inputs: Mapping[str, Any], provider: Map
     elif type_ == "aws:amp/workspace:Workspace":
         out.update(arn=f"arn:aws:aps:{region}:{account}:workspace/ws-{_digits(name, 8)}",
                    prometheusEndpoint=f"https://aps-workspaces.{region}.amazonaws.com/workspaces/ws-fake/")
+    elif type_ == "aws:amp/scraper:Scraper":
+        scraper = f"s-{_digits(name, 8)}"
+        out.update(arn=f"arn:aws:aps:{region}:{account}:scraper/{scraper}",
+                   roleArn=f"arn:aws:iam::{account}:role/aws-service-role/scraper.aps.amazonaws.com/"
+                   f"AWSServiceRoleForAmazonPrometheusScraper_{scraper}")
     return out
 
 

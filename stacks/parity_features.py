@@ -107,9 +107,12 @@ FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
     ("training", "in-cluster layer (a later release)", "in-cluster layer (a later release); queue quotas are "
      "validated against pool capacity now"),
     ("serving", "in-cluster layer (a later release)", "in-cluster layer (a later release)"),
-    ("monitoring.enabled", "managed Prometheus and GPU metrics on/off", "AMP workspace on/off"),
-    ("monitoring.managed_prometheus", "GKE Managed Prometheus", "Amazon Managed Prometheus workspace"),
-    ("monitoring.gpu_metrics", "GKE DCGM metrics", "in-cluster layer (a later release)"),
+    ("monitoring.enabled", "managed Prometheus, GPU metrics and alert rules on/off", "AMP workspace, scrapers, "
+     "GPU metrics and alert rules on/off"),
+    ("monitoring.managed_prometheus", "GKE Managed Prometheus; a PodMonitoring of Kueue (token limited to GET "
+     "/metrics); alert rules as ClusterRules", "Amazon Managed Prometheus workspace with the alert rules as a rule "
+     "group namespace; per cluster a managed scraper (own security group, access entry to a read-only RBAC user)"),
+    ("monitoring.gpu_metrics", "GKE DCGM metrics", "DCGM exporter on GPU nodes, scraped by the AMP scraper"),
     ("monitoring.metrics_retention_days", "managed (Google Managed Prometheus keeps 24 months)", "managed "
      "(AMP keeps 150 days)"),
     ("monitoring.log_retention_days", "_Default log bucket retention", "CloudWatch log group retention"),
@@ -126,6 +129,7 @@ FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
      "under its prefix) + role policy on the Glue database, data prefix and key"),
     ("iam.teams[].topics", "topic/subscription IAM members", "role policy on the topic or queues + key"),
     ("helm", "chart sources of the in-cluster layer", "chart sources of the in-cluster layer"),
+    ("policies", "enforcement levels of the policy packs", "enforcement levels of the policy packs"),
     ("waivers", "policy waivers (policy checks)", "policy waivers (policy checks)"),
 )
 
@@ -180,7 +184,7 @@ ONPREM: Final[dict[str, str]] = {
     "events.topics[].subscriptions[].dead_letter": "max deliver + dead-letter advisory stream",
     "events.topics[].subscriptions[].filter": "rejected",
     "events.topics[].subscriptions[].exactly_once": "rejected",
-    "warehouse.datasets[].name": "CloudNativePG Database {name}",
+    "warehouse.datasets[].name": "CloudNativePG Database {name}, owned by the no-login role owner_{name}",
     "warehouse.datasets[].location": "rejected",
     "warehouse.datasets[].description": "annotation",
     "warehouse.datasets[].table_expiration_days": "rejected",
@@ -220,12 +224,17 @@ ONPREM: Final[dict[str, str]] = {
     "monitoring.audit_logs": "no effect (the API server audit policy belongs to the admin)",
     "monitoring.project_settings": "no effect",
     "iam.admins": "documentation (cluster-admin RBAC belongs to the admin)",
-    "iam.teams[].name": "namespace, workload ServiceAccount, quota, NetworkPolicies",
+    "iam.teams[].name": "namespace, workload ServiceAccount, quota, NetworkPolicies; with grants, the team "
+    "identity: client certificate CN=team-{team} (cert-manager, 24 h, renewed) and egress to the granted services",
     "iam.teams[].members": "RoleBinding to the developer Role",
-    "iam.teams[].buckets": "not yet enforced (MinIO policies per team: planned)",
-    "iam.teams[].datasets": "not yet enforced (database roles: planned)",
-    "iam.teams[].topics": "not yet enforced (NATS accounts: planned)",
+    "iam.teams[].buckets": "MinIO policy team-{team} with the level's actions on the bucket, assumed with the team "
+    "certificate (AssumeRoleWithCertificate); with object_store_endpoint, the endpoint owner's",
+    "iam.teams[].datasets": "role team_{team}_{level} in pg_read_all_data (+ pg_write_all_data, + owner_{name} "
+    "for admin), certificate login to the granted databases only (pg_hba + pg_ident)",
+    "iam.teams[].topics": "NATS user CN=team-{team} (certificate, verify_and_map) allowed the topic's subjects "
+    "(publish) or its consumers' JetStream API (subscribe)",
     "helm": "chart sources (mirror for air-gapped sites)",
+    "policies": "enforcement levels of the policy packs",
     "waivers": "policy waivers (policy checks)",
 }
 

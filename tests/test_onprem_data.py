@@ -200,7 +200,8 @@ def test_every_namespace_is_restricted(full: Plan) -> None:
 
 def test_tls_everywhere_from_the_cluster_issuer(full: Plan) -> None:
     certs = {r.name: _spec(r) for r in full.of_type("kubernetes:cert-manager.io/v1:Certificate")}
-    assert set(certs) == {"store-tls", "store-operator-trust", "bus-tls", "bus-controller-tls", "wh-tls"}
+    assert set(certs) == {"store-tls", "store-operator-trust", "store-nats-client", "bus-tls", "bus-controller-tls",
+                          "wh-tls", "wh-replication-tls"}
     for spec in certs.values():
         assert spec["issuerRef"] == {"name": "mlinfra-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}
     assert "minio.object-store.svc.cluster.local" in certs["store-tls"]["dnsNames"]
@@ -212,12 +213,15 @@ def test_tls_everywhere_from_the_cluster_issuer(full: Plan) -> None:
     assert _one(full, "kubernetes:cert-manager.io/v1:Certificate", "store-operator-trust").inputs["metadata"] == {
         "name": "operator-ca-tls-mlinfra", "namespace": "minio-operator"}
     nats = _one(full, CHART, "bus-nats").inputs["values"]
-    assert nats["config"]["nats"]["tls"] == {"enabled": True, "secretName": "nats-server-tls"}
+    assert nats["config"]["nats"]["tls"] == {"enabled": True, "secretName": "nats-server-tls",
+                                             "merge": {"verify_and_map": True}}
     assert nats["config"]["cluster"]["tls"]["enabled"] is True
     nack = _one(full, CHART, "bus-controller").inputs["values"]["jetstream"]
     assert nack["nats"]["url"].startswith("tls://") and nack["tls"]["enabled"] is True
     pg = _spec(_one(full, "kubernetes:postgresql.cnpg.io/v1:Cluster", "wh-cluster"))
-    assert pg["certificates"] == {"serverTLSSecret": "warehouse-server-tls", "serverCASecret": "warehouse-server-tls"}
+    assert pg["certificates"] == {"serverTLSSecret": "warehouse-server-tls", "serverCASecret": "warehouse-server-tls",
+                                  "clientCASecret": "warehouse-replication-tls",
+                                  "replicationTLSSecret": "warehouse-replication-tls"}
 
 
 def test_warehouse_without_issuer_keeps_cnpg_tls(tmp_path: Any) -> None:
@@ -376,9 +380,9 @@ def test_cluster_and_databases_match_the_neutral_datasets(full: Plan) -> None:
         "name": "warehouse"}
     dbs = {r.name: _spec(r) for r in full.of_type("kubernetes:postgresql.cnpg.io/v1:Database")}
     assert dbs == {
-        "wh-feature-store": {"name": "feature_store", "owner": "app", "cluster": {"name": "warehouse"},
+        "wh-feature-store": {"name": "feature_store", "owner": "owner_feature_store", "cluster": {"name": "warehouse"},
                              "ensure": "present", "databaseReclaimPolicy": "retain"},
-        "wh-raw": {"name": "raw", "owner": "app", "cluster": {"name": "warehouse"},
+        "wh-raw": {"name": "raw", "owner": "owner_raw", "cluster": {"name": "warehouse"},
                    "ensure": "present", "databaseReclaimPolicy": "retain"},
     }
 

@@ -11,7 +11,9 @@ How the neutral config lands on AWS:
 - node_pools → EKS managed node groups on launch templates (IMDSv2, hop limit 1, encrypted EBS).
 - iam.teams → one IAM role per team, assumed through EKS Pod Identity by ``{team}/{team}-workload``,
   with statements on exactly the buckets, queues, topics, datasets and keys the team uses.
-- kms → one customer-managed key per purpose; monitoring → Amazon Managed Prometheus + a log group.
+- kms → one customer-managed key per purpose; monitoring → Amazon Managed Prometheus (the platform alert
+  rules as a rule group namespace) + a log group; per cluster a managed collector (scraper) writing to it,
+  mapped by an access entry to the read-only Kubernetes user the in-cluster layer binds.
 
 Naming contract: logical names are ``{env}-{thing}``; physical names come from :mod:`.names` (S3 bucket
 names are global and carry the account and region). Each component is built inside
@@ -35,11 +37,19 @@ from mlinfra.components.aws.kms import AwsKms, AwsKmsArgs
 from mlinfra.components.aws.monitoring import AwsMonitoring, AwsMonitoringArgs
 from mlinfra.components.aws.network import AwsNetwork, AwsNetworkArgs
 from mlinfra.components.aws.node_group import AcceleratorArgs, EksNodeGroup, EksNodeGroupArgs, TaintArgs
+from mlinfra.components.aws.prometheus_scraper import AmpScraper, AmpScraperArgs
 from mlinfra.components.aws.s3 import LifecycleRuleArgs, NotificationArgs, S3Bucket, S3BucketArgs
 from mlinfra.components.kubernetes.autoscaler import NAMESPACE as AUTOSCALER_NAMESPACE
 from mlinfra.components.kubernetes.autoscaler import SERVICE_ACCOUNT as AUTOSCALER_SERVICE_ACCOUNT
+from mlinfra.components.kubernetes.layer import metrics_sources
+from mlinfra.components.kubernetes.monitoring import (
+    COLLECTOR_USER,
+    collector_ports,
+    collector_scrape_config,
+    prometheus_rule_file,
+)
 from mlinfra.components.platform import environment_labels
-from mlinfra.stacks.config import StackConfig
+from mlinfra.stacks.config import ClusterConfig, StackConfig
 
 POOL_LABEL = "mlinfra.io/pool"
 
@@ -124,12 +134,12 @@ def build_aws(config: StackConfig, *, parent: pulumi.Resource,
             for ds_name, db in warehouse.database_names.items():
                 out[f"datasets.{ds_name}.database"] = db
 
+    amp = config.monitoring.enabled and config.monitoring.managed_prometheus
     with provenance.source("monitoring"):
         monitoring = AwsMonitoring(f"{env}-monitoring", AwsMonitoringArgs(
             region=region, key=kms.key("logs"), workspace_alias=env, log_group_name=names.platform_log_group(env),
-            log_retention_days=config.monitoring.log_retention_days,
-            managed_prometheus=config.monitoring.enabled and config.monitoring.managed_prometheus,
-            tags=tags, protect=protect,
+            log_retention_days=config.monitoring.log_retention_days, managed_prometheus=amp,
+            rule_file=prometheus_rule_file() if amp else None, tags=tags, protect=protect,
         ), opts())
         if monitoring.workspace_arn is not None:
             out["monitoring.prometheus_workspace"] = monitoring.workspace_arn
@@ -171,6 +181,8 @@ def build_aws(config: StackConfig, *, parent: pulumi.Resource,
                 clusters={c.name: clusters[c.name].cluster_name}, statements=_autoscaler_statements(),
                 source_account=account, tags=tags,
             ), opts())
+        if monitoring.workspace_arn is not None:
+            _scraper(config, c, clusters[c.name], network, monitoring.workspace_arn, tags, opts())
 
     for i, p in enumerate(config.node_pools):
         cluster_name = config.pool_cluster(p)
@@ -203,6 +215,23 @@ def build_aws(config: StackConfig, *, parent: pulumi.Resource,
             ), opts())
             out[f"teams.{team.name}.role_arn"] = role.arn
     return out
+
+
+def _scraper(config: StackConfig, cluster: ClusterConfig, eks: EksCluster, network: AwsNetwork,
+             workspace_arn: pulumi.Output[str], tags: dict[str, str], opts: pulumi.ResourceOptions) -> AmpScraper:
+    """The cluster's managed collector: scrape jobs and ports for what its in-cluster layer runs."""
+    sources = metrics_sources(config, cluster)
+    physical = names.fit(f"{config.name}-{cluster.name}", 100)
+    with provenance.source("monitoring"):
+        return AmpScraper(f"{config.name}-{cluster.name}-metrics", AmpScraperArgs(
+            region=config.target.region, alias=physical, cluster_name=eks.cluster_name, cluster_arn=eks.arn,
+            cluster_security_group_id=eks.cluster_security_group_id, vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids, workspace_arn=workspace_arn,
+            scrape_configuration=collector_scrape_config(physical, kueue_namespace=sources.kueue_namespace,
+                                                         gpu_metrics=sources.gpu_metrics),
+            ports=collector_ports(kueue_namespace=sources.kueue_namespace, gpu_metrics=sources.gpu_metrics),
+            collector_user=COLLECTOR_USER, tags=tags,
+        ), opts)
 
 
 def _autoscaler_statements() -> list[dict[str, Any]]:

@@ -55,13 +55,35 @@ def pool_flavor(pool: NodePoolConfig, cloud: str) -> dict[str, Any]:
     return {"name": pool.name, "node_labels": labels, "tolerations": tolerations, "resources": resources}
 
 
+@dataclass(frozen=True)
+class MetricsSources:
+    """What one cluster's in-cluster layer runs that the cloud's managed collector scrapes. The in-cluster RBAC
+    and monitors (here) and the cloud's collector configuration (the AWS layer) both read it, so they agree."""
+
+    kueue_namespace: str | None
+    gpu_metrics: bool
+
+
+def metrics_sources(config: StackConfig, cluster: ClusterConfig) -> MetricsSources:
+    """Kueue's namespace when the platform installs Kueue on ``cluster``; whether its NVIDIA pools report GPU
+    metrics."""
+    from mlinfra.components.kubernetes.scheduling import KUEUE_NAMESPACE
+
+    trains = config.training.enabled and config.cluster_for("training").name == cluster.name
+    gpus = any(p.accelerator and p.accelerator.type in acc.NVIDIA_GPUS
+               for p in config.node_pools if config.pool_cluster(p) == cluster.name)
+    return MetricsSources(kueue_namespace=KUEUE_NAMESPACE if trains and config.helm.enabled("kueue") else None,
+                          gpu_metrics=config.monitoring.gpu_metrics and gpus)
+
+
 @dataclass
 class ClusterLayer:
-    """What the in-cluster layer of one cluster created: its outputs, and the certificate issuers (which
-    in-cluster data services wait for)."""
+    """What the in-cluster layer of one cluster created: its outputs, the certificate issuers (which
+    in-cluster data services wait for) and each team's namespace (team access objects go there)."""
 
     outputs: dict[str, Any] = field(default_factory=dict)
     certificates: pulumi.Resource | None = None
+    namespaces: dict[str, pulumi.Resource] = field(default_factory=dict)
 
 
 def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: Target,
@@ -70,7 +92,7 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
                         cluster_name: str | None = None) -> ClusterLayer:
     """Create the in-cluster layer of ``cluster``."""
     from mlinfra.components.kubernetes.gpu import AcceleratorSupport, AcceleratorSupportArgs
-    from mlinfra.components.kubernetes.monitoring import MonitoringLayer, MonitoringLayerArgs
+    from mlinfra.components.kubernetes.monitoring import COLLECTOR_USER, MonitoringLayer, MonitoringLayerArgs
     from mlinfra.components.kubernetes.scheduling import FlavorArgs, QueueArgs, Scheduling, SchedulingArgs
     from mlinfra.components.kubernetes.serving import ServingLayer, ServingLayerArgs
     from mlinfra.components.kubernetes.tenancy import QuotaArgs, RbacSubject, TeamNamespace, TeamNamespaceArgs
@@ -103,6 +125,7 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
                 platform_namespaces=PLATFORM_NAMESPACES,
                 identity_endpoints=IDENTITY_ENDPOINTS[target],
             ), opts()))
+    layer.namespaces = {team.name: ns for team, ns in zip(config.iam.teams, namespaces, strict=True)}
 
     gpu_pools = [p.name for p in pools if p.accelerator and p.accelerator.type in acc.NVIDIA_GPUS]
     neuron_pools = [p.name for p in pools if p.accelerator and p.accelerator.type in acc.AWS_CHIPS]
@@ -115,6 +138,7 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
                 nvidia_chart=chart(config, _gpu_chart(target)), neuron_chart=chart(config, "neuron"),
             ), opts())
 
+    waits: list[pulumi.Resource] = []  # what the monitoring layer's scrape objects wait for
     if trains:
         with provenance.source("training"):
             flavors = [FlavorArgs(name="default", node_labels={}, tolerations=[], resources=["cpu", "memory"])]
@@ -127,6 +151,8 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
                 depends_on=namespaces,
             ), opts())
             out[f"clusters.{name}.queues"] = scheduling.local_queue_names
+            if config.helm.enabled("kueue"):
+                waits.append(scheduling.kueue)  # Kueue's namespace, where its monitor and token go
             if config.helm.enabled("jobset"):
                 TrainingLayer(f"{env}-{name}-training", TrainingLayerArgs(chart=chart(config, "jobset")), opts())
 
@@ -155,12 +181,22 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
             ), opts())
 
     if config.monitoring.enabled:
+        # The cloud's managed Prometheus (GMP, AMP) collects from outside this layer's charts: it gets the
+        # monitors and RBAC it needs here. Off, nothing on the cluster refers to it.
+        managed = config.monitoring.managed_prometheus and target != "onprem"
+        sources = metrics_sources(config, cluster)
         with provenance.source("monitoring"):
             MonitoringLayer(f"{env}-{name}-monitoring", MonitoringLayerArgs(
-                target=target, gpu_metrics=config.monitoring.gpu_metrics and bool(gpu_pools), gpu_pools=gpu_pools,
+                target=target, gpu_metrics=sources.gpu_metrics, gpu_pools=gpu_pools,
                 retention_days=config.monitoring.metrics_retention_days,
                 storage_class=config.target.storage_class if target == "onprem" else None,
                 prometheus_chart=chart(config, "kube-prometheus-stack"), dcgm_chart=chart(config, "dcgm-exporter"),
+                collector_user=COLLECTOR_USER if managed and target == "aws" else None,
+                kueue_namespace=sources.kueue_namespace if managed else None,
+                # With AMP the workspace evaluates the rules (the AWS layer's rule group namespace); EKS has no
+                # Prometheus Operator whose PrometheusRule CRD could hold them in the cluster.
+                alert_rules=not (managed and target == "aws"),
+                depends_on=waits,
             ), opts())
     return layer
 

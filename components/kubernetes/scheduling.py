@@ -26,6 +26,12 @@ RESOURCES: Final[dict[str, str]] = {
     "aws.amazon.com/neuron": "neuron_devices",
 }
 DEFAULT_FRAMEWORKS: Final[list[str]] = ["batch/job", "jobset.x-k8s.io/jobset", "kubeflow.org/pytorchjob"]
+KUEUE_NAMESPACE: Final = "kueue-system"
+# How the chart labels the controller-manager pod (its selector labels), and the metrics port we bind it to
+# (kueue_values). Kueue serves metrics over HTTPS only and authorizes each scrape with a SubjectAccessReview of
+# GET /metrics for the caller's token.
+KUEUE_POD_LABELS: Final[dict[str, str]] = {"app.kubernetes.io/name": "kueue", "control-plane": "controller-manager"}
+KUEUE_METRICS_PORT: Final = 8443
 
 
 def priority_class_name(priority: str) -> str:
@@ -107,7 +113,7 @@ class SchedulingArgs(BaseModel):
     install_kueue: bool = Field(
         default=True, description="Install Kueue; off when the cluster already runs it. Default: on."
     )
-    namespace: str = Field(default="kueue-system", description="Kueue's namespace. Default: kueue-system.")
+    namespace: str = Field(default=KUEUE_NAMESPACE, description="Kueue's namespace. Default: kueue-system.")
     flavors: list[FlavorArgs] = Field(
         default_factory=lambda: [FlavorArgs(name="default")],
         description="Resource flavors. Default: one 'default' flavor, cpu and memory on any node.",
@@ -169,12 +175,17 @@ def _amount(queue: QueueArgs, resource: str) -> str:
 def kueue_values(frameworks: list[str]) -> dict[str, Any]:
     """Chart values: the manager Configuration (the chart's defaults, v1beta1 for Kueue 0.13) with our
     integrations. The chart takes it as one YAML string, ``managerConfig.controllerManagerConfigYaml``,
-    replacing its default wholesale, so the other settings are restated here."""
+    replacing its default wholesale, so the other settings are restated here.
+
+    The metrics endpoint is always on (``metrics.bindAddress``, HTTPS); ``metrics.enableClusterQueueResources``
+    (off in the chart) adds the per-ClusterQueue quota and usage series the ``KueueClusterQueueAtQuota`` alert
+    reads. The chart's ``enablePrometheus`` stays off: it only adds a Prometheus Operator ServiceMonitor, which
+    neither managed Prometheus reads; the monitoring layer configures their collectors instead."""
     config = {
         "apiVersion": "config.kueue.x-k8s.io/v1beta1",
         "kind": "Configuration",
         "health": {"healthProbeBindAddress": ":8081"},
-        "metrics": {"bindAddress": ":8443"},
+        "metrics": {"bindAddress": f":{KUEUE_METRICS_PORT}", "enableClusterQueueResources": True},
         "webhook": {"port": 9443},
         "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
         "controller": {"groupKindConcurrency": {

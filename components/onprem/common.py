@@ -1,5 +1,6 @@
 """What the on-prem data services share: restricted security contexts with a fixed user, cert-manager
-Certificates from the platform CA, and the DNS names of in-cluster Services."""
+Certificates from the platform CA (server certificates and client identities), and the DNS names of
+in-cluster Services."""
 
 from __future__ import annotations
 
@@ -35,6 +36,29 @@ def certificate(name: str, *, namespace: str, secret_name: str, dns_names: list[
               "duration": "2160h", "renewBefore": "720h", "usages": usages,
               "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
               "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"}},
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )
+
+
+def client_certificate(name: str, *, namespace: str, secret_name: str, common_name: str, issuer: str,
+                       parent: pulumi.Resource, duration_hours: int = 2160, renew_before_hours: int = 720,
+                       secret_labels: dict[str, str] | None = None, depends_on: list[Any] | None = None,
+                       ) -> k8s.apiextensions.CustomResource:
+    """A cert-manager client ``Certificate`` whose only name is its subject ``CN=<common_name>``: an identity
+    the data services map to a user (no SANs, so NATS maps the subject and nothing else). ECDSA P-256 in
+    PKCS#8 (what JDBC and most client libraries read), a new key at every renewal."""
+    spec: dict[str, Any] = {
+        "secretName": secret_name, "commonName": common_name,
+        "duration": f"{duration_hours}h", "renewBefore": f"{renew_before_hours}h",
+        "usages": ["client auth", "digital signature"],
+        "privateKey": {"algorithm": "ECDSA", "size": 256, "encoding": "PKCS8", "rotationPolicy": "Always"},
+        "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+    }
+    if secret_labels:
+        spec["secretTemplate"] = {"labels": dict(secret_labels)}
+    return k8s.apiextensions.CustomResource(
+        name, api_version="cert-manager.io/v1", kind="Certificate",
+        metadata={"name": secret_name, "namespace": namespace}, spec=spec,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )
 

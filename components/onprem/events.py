@@ -24,12 +24,23 @@ Mapping of the neutral config:
   sequence, not the payload: the message is read back from the topic's stream (kept until ``maxAge``).
 
 TLS: a cert-manager Certificate (server auth, the internal CA by default) for client connections and
-cluster routes, and a client Certificate for the controller. JetStream file storage on a PVC per server.
-Every workload runs non-root, RuntimeDefault seccomp, no escalation, no capabilities, in a ``restricted``
-namespace. Not mapped: retry backoff (JetStream's ``backoff`` overrides ``ackWait``), exactly-once
-(JetStream deduplicates on publish with ``Nats-Msg-Id`` within the 2-minute duplicate window),
-Pub/Sub filter expressions (a NATS subject filter is used instead). No NATS accounts or user
-authentication yet: any in-cluster client that trusts the CA can connect; NetworkPolicies restrict who.
+cluster routes. JetStream file storage on a PVC per server. Every workload runs non-root, RuntimeDefault
+seccomp, no escalation, no capabilities, in a ``restricted`` namespace. Not mapped: retry backoff
+(JetStream's ``backoff`` overrides ``ackWait``), exactly-once (JetStream deduplicates on publish with
+``Nats-Msg-Id`` within the 2-minute duplicate window), Pub/Sub filter expressions (a NATS subject filter is
+used instead).
+
+Why client certificates for authentication (``verify_and_map``): every client connection must present a
+certificate from the platform CA, and its subject (``CN=<identity>``) *is* the NATS user: no passwords,
+tokens or NKeys exist to leak or rotate. Users are listed in the server config the chart renders
+(``config.merge.authorization.users``), each with publish/subscribe allow-lists: a team identity
+(``clients``) may publish only to its topics' subjects and the JetStream API subjects of the consumers it
+was granted (:func:`~mlinfra.components.onprem.permissions.topic_publish_subjects`), and subscribe only to
+its own reply inbox (``_INBOX.<identity>.>``, set as the client's inbox prefix) so it cannot read replies
+meant for others. A certificate that maps to no user is refused. The platform's own clients are users too:
+the NACK controller (``CN=platform-nack``: the JetStream API only) and, with bucket notifications, MinIO
+(publish to the notification subjects only). All users live in the default account, where the streams are.
+The monitoring port is outside ``verify_and_map`` (NATS does not apply it there), so probes keep working.
 """
 
 from __future__ import annotations
@@ -44,9 +55,19 @@ from mlinfra.components.kubernetes.charts import ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs, namespace_labels
 from mlinfra.components.onprem.common import (
     certificate,
+    client_certificate,
     restricted_container_security_context,
     restricted_pod_security_context,
     service_dns,
+)
+from mlinfra.components.onprem.permissions import (
+    DEFAULT_INBOX,
+    NACK_IDENTITY,
+    NACK_PUBLISH,
+    TopicAccess,
+    nats_permissions,
+    nats_user,
+    topic_publish_subjects,
 )
 
 NATS_UID = 1000
@@ -93,6 +114,28 @@ class StreamArgs(BaseModel):
         return max([self.retention_days or 0, *(c.retention_days for c in self.consumers)]) or 7
 
 
+class ClientArgs(BaseModel):
+    """One identity allowed to connect to NATS (its client certificate's CN) and what it may do there."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    identity: str = Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$",
+                          description="Client certificate CN; the NATS user is 'CN=<identity>'. Required.")
+    topics: dict[str, TopicAccess] = Field(
+        default_factory=dict, description="Topic (stream) name → 'publish' | 'subscribe' | 'admin'. Default: none."
+    )
+    subjects: list[str] = Field(
+        default_factory=list,
+        description="Further subjects it may publish to (platform publishers, e.g. MinIO's notification "
+        "subjects). Default: none.",
+    )
+    inbox: str = Field(
+        default=DEFAULT_INBOX, pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        description="Reply-subject prefix it subscribes under ('<inbox>.>'); teams get their own so they cannot "
+        f"read others' replies. Default: {DEFAULT_INBOX} (clients that cannot set a prefix).",
+    )
+
+
 class EventBusArgs(BaseModel):
     """Inputs of :class:`EventBus`."""
 
@@ -114,6 +157,11 @@ class EventBusArgs(BaseModel):
         default="mlinfra-ca", description="cert-manager ClusterIssuer of the TLS certificates. Default: mlinfra-ca."
     )
     streams: list[StreamArgs] = Field(default_factory=list, description="Streams (topics). Default: none.")
+    clients: list[ClientArgs] = Field(
+        default_factory=list,
+        description="Identities allowed to connect besides the controller, with their grants. Default: none "
+        "(only the NACK controller can connect).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -124,7 +172,28 @@ class EventBusArgs(BaseModel):
         consumers = [c.name for s in self.streams for c in s.consumers]
         if len(set(names)) != len(names) or len(set(consumers)) != len(consumers):
             raise ValueError("stream names and consumer names must each be unique")
+        identities = [c.identity for c in self.clients]
+        if len(set(identities)) != len(identities) or NACK_IDENTITY in identities:
+            raise ValueError(f"client identities must be unique and differ from the controller's {NACK_IDENTITY!r}")
+        for client in self.clients:
+            unknown = sorted(set(client.topics) - set(names))
+            if unknown:
+                raise ValueError(f"client {client.identity!r} is granted unknown topics {unknown}; grant streams of "
+                                 f"this bus ({names})")
         return self
+
+    def users(self) -> list[dict[str, Any]]:
+        """The ``authorization.users`` of the NATS server config: the controller, then every client."""
+        streams = {s.name: s for s in self.streams}
+        users = [{"user": nats_user(NACK_IDENTITY), "permissions": nats_permissions(NACK_PUBLISH, DEFAULT_INBOX)}]
+        for client in self.clients:
+            publish = list(client.subjects)
+            for topic, access in sorted(client.topics.items()):
+                stream = streams[topic]
+                dead_letter = f"{topic}-dead-letter" if any(c.dead_letter for c in stream.consumers) else None
+                publish += topic_publish_subjects(topic, access, [c.name for c in stream.consumers], dead_letter)
+            users.append({"user": nats_user(client.identity), "permissions": nats_permissions(publish, client.inbox)})
+        return users
 
 
 def _duration(seconds: int) -> str:
@@ -135,8 +204,9 @@ class EventBus(pulumi.ComponentResource):
     """A NATS JetStream event bus with TLS, one Stream per topic and one durable Consumer per subscription,
     declared as NACK CRs, plus dead-letter streams capturing max-delivery advisories.
 
-    Secure defaults: TLS on client and route connections from the platform CA; restricted Pod Security
-    namespace; non-root servers with read-only root filesystems; file storage on PVCs.
+    Secure defaults: TLS on client and route connections from the platform CA; clients authenticate with
+    certificates mapped to users with subject allow-lists (no passwords; unmapped certificates refused);
+    restricted Pod Security namespace; non-root servers with read-only root filesystems; file storage on PVCs.
     Outputs: ``url`` (tls://host:4222), ``address`` (host:port), ``stream_names``, ``consumer_names``.
     """
 
@@ -160,14 +230,15 @@ class EventBus(pulumi.ComponentResource):
             usages=["server auth", "client auth", "digital signature", "key encipherment"],
             parent=self, depends_on=[ns],
         )
-        client_tls = certificate(
-            f"{name}-controller-tls", namespace=ns_name, secret_name="nack-client-tls", issuer=args.cluster_issuer,
-            dns_names=[f"nack.{ns_name}.svc"], usages=["client auth", "digital signature"],
-            parent=self, depends_on=[ns],
+        client_tls = client_certificate(
+            f"{name}-controller-tls", namespace=ns_name, secret_name="nack-client-tls", common_name=NACK_IDENTITY,
+            issuer=args.cluster_issuer, parent=self, depends_on=[ns],
         )
         container_sc = restricted_container_security_context(NATS_UID)
         memory = f"{args.memory_gb}Gi"
         tls_block = {"enabled": True, "secretName": "nats-server-tls"}
+        # Client connections: a certificate is required and its subject selects the user.
+        client_tls_block = {**tls_block, "merge": {"verify_and_map": True}}
         nats = HelmAddon(f"{name}-nats", HelmAddonArgs(
             chart=args.chart, namespace=ns_name, create_namespace=False, depends_on=[ns, server_tls],
             values={
@@ -178,8 +249,9 @@ class EventBus(pulumi.ComponentResource):
                         "enabled": True, "size": f"{args.storage_size_gb}Gi",
                         **({"storageClassName": args.storage_class} if args.storage_class else {})}},
                         "memoryStore": {"enabled": False}},
-                    "nats": {"tls": tls_block},
+                    "nats": {"tls": client_tls_block},
                     "monitor": {"enabled": True},
+                    "merge": {"authorization": {"users": args.users()}},
                 },
                 "tlsCA": {"enabled": True, "secretName": "nats-server-tls", "key": "ca.crt"},
                 "container": {"merge": {"securityContext": container_sc, "resources": {

@@ -34,6 +34,22 @@ Why these choices:
   existed without it, storage-class transitions (no tiers configured: expiry rules only).
 - **Bucket notifications** go to NATS JetStream (the :class:`~mlinfra.components.onprem.events.EventBus`):
   one MinIO NATS target per topic (``MINIO_NOTIFY_NATS_*_<TOPIC>``), publishing to the topic's subject.
+  NATS only accepts clients with a mapped certificate, so MinIO presents its own client certificate
+  (``CN=<notify_identity>``, mounted by the operator from ``externalClientCertSecrets``); the EventBus
+  allows that identity to publish to the notification subjects only.
+- **Team access** (``team_policies``): one MinIO IAM policy per team identity, generated from its grants
+  (:func:`~mlinfra.components.onprem.permissions.object_store_policy`: exactly the granted buckets at the
+  granted level) and created by the same setup Job (``mc admin policy create`` replaces a policy, so reruns
+  converge; policies with ``policy_prefix`` that no team has any more are removed). Teams authenticate with
+  their client certificate, not a password: MinIO's certificate STS (``MINIO_IDENTITY_TLS_ENABLE``,
+  verifying against the CAs MinIO trusts, i.e. the platform CA) answers ``AssumeRoleWithCertificate`` with
+  temporary credentials for the policy named like the certificate's CN. No team user or key exists in
+  MinIO. Chosen over the operator's STS ``PolicyBinding`` (ServiceAccount tokens): the certificate is the
+  same identity NATS and PostgreSQL use, the STS endpoint is MinIO itself (TLS from the platform CA), and
+  nothing depends on the operator's separate STS service and its CSR-API certificate. The trust root is the
+  platform CA: whoever can get a certificate for ``CN=team-x`` (or a MinIO built-in policy name such as
+  ``consoleAdmin``) from the ClusterIssuer acts as it, so only platform admins may create cert-manager
+  Certificates (team Roles cannot); cert-manager approver-policy can pin names to namespaces.
 - **Existing endpoint mode** (``existing_endpoint``): nothing of MinIO is deployed, only a ConfigMap that
   records the endpoint and the bucket names for workloads; the buckets must then already exist and be
   configured by the endpoint's owner.
@@ -55,17 +71,27 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlinfra.components.kubernetes.charts import ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs, namespace_labels
+from mlinfra.components.kubernetes.workload_security import resources
 from mlinfra.components.onprem.common import (
     certificate,
+    client_certificate,
     restricted_container_security_context,
     restricted_pod_security_context,
     service_dns,
 )
+from mlinfra.components.onprem.permissions import MINIO_NOTIFY_IDENTITY, Access, object_store_policy
 
 MINIO_IMAGE: Final = "quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z"
 MC_IMAGE: Final = "quay.io/minio/mc:RELEASE.2025-04-16T18-13-26Z"
 MC_EVENTS: Final[dict[str, str]] = {"created": "put", "deleted": "delete", "archived": "ilm",
                                     "metadata_updated": "put"}
+# Policies every MinIO server has; a team identity may never be named like one (its CN would select it).
+BUILTIN_POLICIES: Final = frozenset({"consoleAdmin", "readwrite", "readonly", "writeonly", "diagnostics"})
+# Where the operator mounts the first of externalClientCertSecrets in the MinIO container.
+CLIENT_CERT_DIR: Final = "/tmp/certs/client-0"
+IDENTITY_NAME: Final = r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$"
+
+
 class ExpiryRuleArgs(BaseModel):
     """Delete objects (or noncurrent versions) once they reach an age."""
 
@@ -121,6 +147,17 @@ class BucketArgs(BaseModel):
         if self.lock_retention and self.retention_days is None:
             raise ValueError(f"bucket {self.name!r}: lock_retention needs retention_days")
         return self
+
+
+class TeamPolicyArgs(BaseModel):
+    """A team identity and the buckets it may use: one MinIO policy, named like the identity."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    identity: str = Field(pattern=IDENTITY_NAME,
+                          description="The identity (client certificate CN), also the policy name. Required.")
+    buckets: dict[str, Access] = Field(min_length=1, description="Bucket name → 'read' | 'write' | 'admin'. "
+                                       "Required (at least one).")
 
 
 class ObjectStoreArgs(BaseModel):
@@ -184,6 +221,21 @@ class ObjectStoreArgs(BaseModel):
         "Default: none; required when a bucket has notifications.",
     )
     buckets: list[BucketArgs] = Field(default_factory=list, description="Buckets. Default: none.")
+    team_policies: list[TeamPolicyArgs] = Field(
+        default_factory=list,
+        description="Team identities and their bucket grants, enforced as MinIO policies assumed with the "
+        "team's client certificate. Default: none (no team can use the object store; certificate STS off).",
+    )
+    policy_prefix: str = Field(
+        default="team-", pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="Every team identity starts with it; policies with this prefix that no team has any more "
+        "are removed by the setup Job. Default: team-.",
+    )
+    notify_identity: str = Field(
+        default=MINIO_NOTIFY_IDENTITY, pattern=IDENTITY_NAME,
+        description=f"CN of the client certificate MinIO presents to NATS for notifications. Default: "
+        f"{MINIO_NOTIFY_IDENTITY}.",
+    )
     protect: bool = Field(default=True, description="Pulumi-protect the Tenant (stateful). Default: on.")
 
     @model_validator(mode="after")
@@ -195,6 +247,9 @@ class ObjectStoreArgs(BaseModel):
             if self.kes_endpoint is not None:
                 raise ValueError("kes_endpoint configures a deployed MinIO; with existing_endpoint, encryption at "
                                  "rest is the endpoint owner's: drop kes_endpoint")
+            if self.team_policies:
+                raise ValueError("team_policies are enforced in a deployed MinIO tenant; with existing_endpoint, "
+                                 "access is the endpoint owner's: drop team_policies")
             return self
         if self.root_user is None or self.root_password is None:
             raise ValueError("a MinIO tenant needs root_user and root_password as pulumi.Output.secret values "
@@ -211,6 +266,17 @@ class ObjectStoreArgs(BaseModel):
         names = [b.name for b in self.buckets]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate bucket names in {names}")
+        identities = [t.identity for t in self.team_policies]
+        if len(set(identities)) != len(identities):
+            raise ValueError(f"duplicate team identities in {identities}; give each team one policy")
+        for team in self.team_policies:
+            if team.identity in BUILTIN_POLICIES or not team.identity.startswith(self.policy_prefix):
+                raise ValueError(f"team identity {team.identity!r} must start with {self.policy_prefix!r} (and "
+                                 "never be a MinIO built-in policy name); use permissions.identity(team)")
+            unknown = sorted(set(team.buckets) - set(names))
+            if unknown:
+                raise ValueError(f"team {team.identity!r} is granted unknown buckets {unknown}; grant buckets of "
+                                 f"this store ({names})")
         return self
 
 
@@ -253,14 +319,33 @@ def _setup_script(args: ObjectStoreArgs) -> str:
             lines.append(f"mc event add {ref} arn:minio:sqs::{_target_id(note.topic)}:nats --event {events}{prefix}")
         if args.kes_endpoint:
             lines.append(f"mc encrypt set sse-kms {args.kes_key_name} {ref}")
+    lines += _policy_lines(args)
     return "\n".join(lines) + "\n"
+
+
+def _policy_lines(args: ObjectStoreArgs) -> list[str]:
+    """Create (or replace) each team's policy, then remove team policies no team has any more."""
+    keep = sorted(t.identity for t in args.team_policies)
+    lines = [f"mc admin policy create store {name} /config/policy-{name}.json" for name in keep]
+    lines += [f"for p in $(mc admin policy ls store | awk '{{print $1}}' | grep -E '^{args.policy_prefix}' || true); "
+              "do",
+              f'  case " {" ".join(keep)} " in *" $p "*) ;; *) mc admin policy rm store "$p" ;; esac',
+              "done"]
+    return lines
+
+
+def team_policy_documents(args: ObjectStoreArgs) -> dict[str, str]:
+    """``policy-<identity>.json`` → the team's MinIO policy document (what the setup Job creates)."""
+    return {f"policy-{t.identity}.json": json.dumps(object_store_policy(t.buckets), sort_keys=True)
+            for t in args.team_policies}
 
 
 class ObjectStore(pulumi.ComponentResource):
     """S3-compatible object storage in the cluster: a MinIO Tenant (TLS, optional KES encryption, buckets
     converged by a setup Job) run by the MinIO Operator, or an existing S3 endpoint recorded in a ConfigMap.
 
-    Secure defaults: TLS from the platform CA; root credentials only from Pulumi secrets; restricted Pod
+    Secure defaults: TLS from the platform CA; root credentials only from Pulumi secrets; teams only through
+    their own policy, assumed with their client certificate (no team secret exists); restricted Pod
     Security namespaces and non-root workloads; the Tenant Pulumi-protected.
     Outputs: ``endpoint`` (https URL), ``bucket_names``, ``namespace``.
     """
@@ -335,11 +420,25 @@ class ObjectStore(pulumi.ComponentResource):
         if args.kes_endpoint:
             env += [{"name": "MINIO_KMS_KES_ENDPOINT", "value": args.kes_endpoint},
                     {"name": "MINIO_KMS_KES_KEY_NAME", "value": args.kes_key_name}]
-        for topic, subject in sorted({(n.topic, n.subject) for b in args.buckets for n in b.notifications}):
+        if args.team_policies:
+            env += [{"name": "MINIO_IDENTITY_TLS_ENABLE", "value": "on"},
+                    {"name": "MINIO_IDENTITY_TLS_SKIP_VERIFY", "value": "off"}]
+        notifications = sorted({(n.topic, n.subject) for b in args.buckets for n in b.notifications})
+        for topic, subject in notifications:
             tid = _target_id(topic)
             env += [{"name": f"MINIO_NOTIFY_NATS_{key}_{tid}", "value": value} for key, value in (
                 ("ENABLE", "on"), ("ADDRESS", args.nats_address or ""), ("SUBJECT", subject),
-                ("JETSTREAM", "on"), ("TLS", "on"), ("TLS_SKIP_VERIFY", "off"), ("QUEUE_DIR", "/export/.events"))]
+                ("JETSTREAM", "on"), ("TLS", "on"), ("TLS_SKIP_VERIFY", "off"), ("QUEUE_DIR", "/export/.events"),
+                ("CLIENT_CERT", f"{CLIENT_CERT_DIR}/client.crt"), ("CLIENT_KEY", f"{CLIENT_CERT_DIR}/client.key"))]
+        waits: list[Any] = [operator, tls, root]
+        client_certs: list[dict[str, str]] = []
+        if notifications:
+            nats_client = f"{tenant}-nats-client"
+            waits.append(client_certificate(
+                f"{name}-nats-client", namespace=ns_name, secret_name=nats_client, common_name=args.notify_identity,
+                issuer=args.cluster_issuer, parent=self, depends_on=[ns],
+            ))
+            client_certs.append({"name": nats_client, "type": "cert-manager.io/v1"})
         memory = f"{args.memory_gb}Gi"
         tenant_cr = k8s.apiextensions.CustomResource(
             f"{name}-tenant", api_version="minio.min.io/v2", kind="Tenant",
@@ -362,12 +461,13 @@ class ObjectStore(pulumi.ComponentResource):
                 "mountPath": "/export",
                 "requestAutoCert": False,
                 "externalCertSecret": [{"name": tls_secret, "type": "cert-manager.io/v1"}],
+                **({"externalClientCertSecrets": client_certs} if client_certs else {}),
                 "features": {"bucketDNS": False},
                 "buckets": [{"name": b.name, "objectLock": b.retention_days is not None} for b in args.buckets],
                 "env": env,
                 "podManagementPolicy": "Parallel",
             },
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[operator, tls, root]),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=waits),
         )
         self.tenant = tenant_cr
         if args.buckets:
@@ -375,7 +475,8 @@ class ObjectStore(pulumi.ComponentResource):
 
     def _bucket_setup(self, name: str, args: ObjectStoreArgs, tenant: Any, secret_name: str, tls_secret: str) -> None:
         script = _setup_script(args)
-        data = {"setup.sh": script, **{f"{b.name}.lifecycle.json": _lifecycle_json(b) for b in args.buckets}}
+        data = {"setup.sh": script, **{f"{b.name}.lifecycle.json": _lifecycle_json(b) for b in args.buckets},
+                **team_policy_documents(args)}
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
         config = k8s.core.v1.ConfigMap(
             f"{name}-bucket-setup", metadata={"name": f"bucket-setup-{digest}", "namespace": args.namespace},
@@ -394,7 +495,7 @@ class ObjectStore(pulumi.ComponentResource):
                 "containers": [{
                     "name": "mc", "image": args.mc_image, "command": ["/bin/sh", "/config/setup.sh"], "env": env,
                     "securityContext": restricted_container_security_context(),
-                    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+                    "resources": resources("50m", "64Mi", memory_limit="128Mi"),
                     "volumeMounts": [{"name": "config", "mountPath": "/config", "readOnly": True},
                                      {"name": "ca", "mountPath": "/tmp/mc/certs/CAs", "readOnly": True},
                                      {"name": "tmp", "mountPath": "/tmp"}],
