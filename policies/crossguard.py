@@ -9,6 +9,14 @@ its enforcement levels, waivers and residency allow-list then apply exactly as i
 Without it, each policy's level is the catalog's and residency rules read ``allowedRegions`` from the pack
 config (``--policy-pack-config``); with neither, residency rules fail closed.
 
+Values not known yet. The offline check fails a mandatory rule closed on a value it cannot know. The engine
+runs every policy twice: at preview, when a new environment's key ids and ARNs are not known yet, and again
+during the update, on each resource's resolved inputs before it is created. There a rule that meets an
+unknown value raises the policy SDK's ``UnknownValueError``, which the engine reports as "cannot run during
+preview", and the rule is enforced during the update. Failing closed at preview instead would make the first
+deployment of any environment impossible (a bucket policy built from the bucket's ARN is unknown until the
+bucket exists).
+
 What the engine cannot carry, and the offline check reports instead: waived findings are not sent to the
 engine as violations (there is no 'waived' level); they are written to the pack's stderr, and counted in
 ``mlinfra policy check``. An expired waiver no longer hides its finding.
@@ -131,7 +139,8 @@ class _Judge:
             provider = plain(args.provider.props) if args.provider is not None else {}
             resource = Resource(type=args.resource_type, props=plain(args.props), urn=args.urn, name=args.name,
                                 provider=provider)
-            for outcome in run_resource_rule(rule, resource, self.context(args.get_config())):
+            context = self.context(args.get_config())
+            for outcome in run_resource_rule(rule, resource, context, defer_unknown=True):
                 self.report(rule, outcome, args.name, report)
 
         return validate
@@ -145,7 +154,8 @@ class _Judge:
                 dependencies=tuple(d.urn for d in r.dependencies),
             ) for r in args.resources]
             names = {r.urn: r.name for r in resources}
-            for outcome in run_stack_rule(rule, Stack(resources), self.context(args.get_config())):
+            context = self.context(args.get_config())
+            for outcome in run_stack_rule(rule, Stack(resources), context, defer_unknown=True):
                 self.report(rule, outcome, names.get(outcome.urn or "", ""), report)
 
         return validate

@@ -37,21 +37,31 @@ class Outcome:
     unknown: bool = False
 
 
-def run_resource_rule(rule: Rule, resource: Resource, context: PolicyContext) -> list[Outcome]:
-    """Run a resource rule on one resource. Unknown values and crashes become outcomes, never exceptions."""
+def run_resource_rule(rule: Rule, resource: Resource, context: PolicyContext, *,
+                      defer_unknown: bool = False) -> list[Outcome]:
+    """Run a resource rule on one resource. Crashes become outcomes, never exceptions.
+
+    A value not known yet becomes a fail-closed outcome; with ``defer_unknown`` (the engine's preview) the
+    policy SDK's :class:`UnknownValueError` propagates instead, so the engine reports that the rule cannot
+    run yet and runs it again during the update, when the value is known.
+    """
     try:
         return [Outcome(str(m), resource.urn) for m in rule.check(resource, context)]  # type: ignore[arg-type]
     except UnknownValueError as exc:
+        if defer_unknown:
+            raise
         return [Outcome(f"{exc.message}: {UNKNOWN_NOTE}", resource.urn, unknown=True)]
     except Exception as exc:  # a rule bug must not pass silently nor crash the whole check
         return [Outcome(f"rule error ({type(exc).__name__}: {exc}); treated as a violation", resource.urn)]
 
 
-def run_stack_rule(rule: Rule, stack: Stack, context: PolicyContext) -> list[Outcome]:
-    """Run a stack rule over the whole plan."""
+def run_stack_rule(rule: Rule, stack: Stack, context: PolicyContext, *, defer_unknown: bool = False) -> list[Outcome]:
+    """Run a stack rule over the whole plan (unknown values as in :func:`run_resource_rule`)."""
     try:
         return [Outcome(str(m), urn) for m, urn in rule.check(stack, context)]  # type: ignore[arg-type]
     except UnknownValueError as exc:
+        if defer_unknown:
+            raise
         return [Outcome(f"{exc.message}: {UNKNOWN_NOTE}", None, unknown=True)]
     except Exception as exc:
         return [Outcome(f"rule error ({type(exc).__name__}: {exc}); treated as a violation", None)]

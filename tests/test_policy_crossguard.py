@@ -115,13 +115,17 @@ def test_mandatory_violation_is_reported_as_mandatory() -> None:
     assert "enforceInTransit" in diags[0].message
 
 
-def test_unknown_value_fails_closed_in_the_engine() -> None:
+def test_unknown_value_is_deferred_to_the_update_in_the_engine() -> None:
+    """At preview the SDK reports the rule cannot run yet (advisory); the update runs it on known values."""
     ex = example("gcp-prod")
     bucket = mutate(ex.first("gcp:storage/bucket:Bucket"), ("location",), UNKNOWN_STRING_VALUE)
     diags = analyzer("residency", ex.config).Analyze(request(bucket, {}), None).diagnostics
     assert [d.policyName for d in diags] == ["residency-gcp-location-allowed"]
-    assert diags[0].enforcementLevel == MANDATORY
-    assert "fails closed" in diags[0].message
+    assert diags[0].enforcementLevel == proto.EnforcementLevel.Value("ADVISORY")
+    assert "during preview" in diags[0].message and ".location" in diags[0].message
+    known = mutate(bucket, ("location",), "US")
+    diags = analyzer("residency", ex.config).Analyze(request(known, {}), None).diagnostics
+    assert [(d.policyName, d.enforcementLevel) for d in diags] == [("residency-gcp-location-allowed", MANDATORY)]
 
 
 def test_levels_follow_the_environment_config() -> None:
