@@ -115,21 +115,20 @@ class Resource:
 
 def lookup(value: Any, path: Sequence[str | int]) -> Any:
     """Walk ``path`` through nested mappings and lists; raises on unknown values met on the way."""
-    walked: list[str] = []
-    for part in path:
-        if is_unknown(value):
-            raise UnknownValueError(value, walked)
-        walked.append(str(part))
-        if isinstance(value, Mapping) and isinstance(part, str):
+    for depth, part in enumerate(path):
+        kind = type(value)
+        if kind is str and value in UNKNOWNS:
+            raise UnknownValueError(value, [str(p) for p in path[:depth]])
+        if (kind is dict or isinstance(value, Mapping)) and isinstance(part, str):
             value = value.get(part, _MISSING)
-        elif isinstance(value, list | tuple) and isinstance(part, int) and -len(value) <= part < len(value):
+        elif (kind is list or kind is tuple) and isinstance(part, int) and -len(value) <= part < len(value):
             value = value[part]
         else:
             return _MISSING
         if value is _MISSING:
             return _MISSING
-    if is_unknown(value):
-        raise UnknownValueError(value, walked)
+    if type(value) is str and value in UNKNOWNS:
+        raise UnknownValueError(value, [str(p) for p in path])
     return value
 
 

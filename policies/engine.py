@@ -205,6 +205,14 @@ def evaluate(
     levels = {rule.id: effective_level(rule, config.policies) for rule in rules}
     active = [rule for rule in rules if levels[rule.id] != "disabled"]
     by_type: dict[str, list[Rule]] = {}
+    exact: dict[str, list[Rule]] = {}
+    prefixed: list[tuple[str, Rule]] = []
+    for rule in active:
+        for type_ in rule.types if rule.scope == "resource" else ():
+            if type_.endswith("*"):
+                prefixed.append((type_[:-1], rule))
+            else:
+                exact.setdefault(type_, []).append(rule)
     resources = to_resources(plan)
     by_urn = {res.urn: planned for planned, res in resources}
     raw: list[tuple[Rule, Outcome, PlannedResource | None]] = []
@@ -212,7 +220,9 @@ def evaluate(
     for planned, resource in resources:
         applicable = by_type.get(resource.type)
         if applicable is None:
-            applicable = [r for r in active if r.scope == "resource" and r.applies_to(resource.type)]
+            matched = {id(r) for r in exact.get(resource.type, ())}
+            matched |= {id(r) for prefix, r in prefixed if resource.type.startswith(prefix)}
+            applicable = [r for r in active if id(r) in matched]  # catalog order
             by_type[resource.type] = applicable
         for rule in applicable:
             evaluations += 1
@@ -251,15 +261,25 @@ def evaluate(
                   resources=len(resources), evaluations=evaluations, rules=len(active))
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def plain(value: Any) -> Any:
     """Recorded or engine values → plain JSON-like data; unknowns become the policy SDK's sentinels."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): v if type(v) in _SCALARS else plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _SCALARS else plain(v) for v in value]
     if isinstance(value, _DictProxy | _ListProxy):  # CrossGuard hands rules proxies: unwrap them
-        value = value["__target"]
+        return plain(value["__target"])
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, pulumi.output.Unknown):
         return UNKNOWN_STRING_VALUE
