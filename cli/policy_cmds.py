@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -80,7 +82,10 @@ def check(
     reports = [r for r in results if not isinstance(r, list)]
     rules = list(all_rules())
     for name, destination in outputs:
-        text = FORMATS[name](reports, rules)  # type: ignore[arg-type]
+        if name == "table" and destination == "-" and sys.stdout.isatty():  # use the terminal's width
+            text = FORMATS[name](reports, rules, width=max(120, shutil.get_terminal_size().columns))  # type: ignore[call-arg]
+        else:
+            text = FORMATS[name](reports, rules)  # type: ignore[arg-type]
         write_output(text if text.endswith("\n") else text + "\n", destination)
     failed = [r for r in reports if r.failed]
     if failed and all(dest != "-" for _n, dest in outputs):
