@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from mlinfra.cli import config_cmds, plan_cmd, policy_cmds
+from mlinfra.cli import config_cmds, engine_cmds, plan_cmd, policy_cmds
 
 app = typer.Typer(
     name="mlinfra",
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(config_cmds.app)
 app.add_typer(plan_cmd.app)
 app.add_typer(policy_cmds.app)
+app.add_typer(engine_cmds.app)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from mlinfra.stacks.program import BUILDABLE_TARGETS, plan
 NEUTRAL: Final[dict[str, Any]] = {
     "name": "parity",
     "environment": "prod",
+    "backend": {"url": "s3://parity-state", "secrets_provider": "hashivault://parity"},
     "residency": {"allowed_regions": ["eu"]},
     "labels": {"cost-center": "ml"},
     "storage": {"buckets": [

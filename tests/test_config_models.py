@@ -11,6 +11,8 @@ from pydantic import BaseModel, ValidationError
 
 from mlinfra.stacks.config import ConfigIssues, StackConfig, StrictModel
 
+PROD_BACKEND = {"url": "gs://acme-state/prod", "secrets_provider": "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k"}
+
 
 def _models(root: type[BaseModel]) -> set[type[BaseModel]]:
     seen: set[type[BaseModel]] = set()
@@ -50,7 +52,8 @@ def test_defaults_are_secure(minimal: dict[str, Any]) -> None:
     assert cfg.monitoring.audit_logs
     assert cfg.serving.ingress == "internal"
     assert not cfg.protected
-    prod = StackConfig.model_validate({**minimal, "environment": "prod", "residency": {"allowed_regions": ["eu"]}})
+    prod = StackConfig.model_validate({**minimal, "environment": "prod", "residency": {"allowed_regions": ["eu"]},
+                                       "backend": PROD_BACKEND})
     assert prod.protected
 
 
@@ -124,6 +127,11 @@ GPU_POOL = {"name": "gpu", "accelerator": {"type": "nvidia-l4", "count": 1}, "ma
         ({"node_pools": [{**GPU_POOL, "cluster": "nope"}]}, "unknown cluster 'nope'"),
         ({"node_pools": [{"name": "system"}]}, "reserved"),
         ({"environment": "prod"}, "must declare where data may live"),
+        ({"environment": "prod", "residency": {"allowed_regions": ["eu"]}}, "prod state lives in a remote backend"),
+        ({"environment": "prod", "residency": {"allowed_regions": ["eu"]},
+          "backend": {"url": "gs://state"}}, "prod secrets are encrypted with a KMS key"),
+        ({"backend": {"url": "ftp://state"}}, "unknown backend"),
+        ({"backend": {"secrets_provider": "rot13"}}, "unknown secrets provider"),
         ({"environment": "prod", "residency": {"allowed_regions": ["eu"]},
           "storage": {"buckets": [{"name": "b", "force_destroy": True}]}}, "not allowed in prod"),
         ({"network": {"pods_cidr": "10.0.0.0/12"}}, "overlaps"),
@@ -222,7 +230,8 @@ def test_cross_field_rules_reject(minimal: dict[str, Any], sections: dict[str, A
          "training": {"queues": [{"team": "a", "gpus": 2}]}},
         {"clusters": [{"name": "a", "role": "training"}, {"name": "b", "role": "serving"}],
          "node_pools": [{**GPU_POOL, "cluster": "a"}]},
-        {"environment": "prod", "residency": {"allowed_regions": ["europe"]}},
+        {"environment": "prod", "residency": {"allowed_regions": ["europe"]}, "backend": PROD_BACKEND},
+        {"backend": {"url": "file:///srv/state", "secrets_provider": "passphrase"}},
         {"labels": {"cost-center": "ml_platform-1"}},
         {"iam": {"teams": [{"name": "a", "members": ["group:ml@example.com", "user:a@example.com"]}]}},
         {"target": {**AWS_TARGET, "zones": ["eu-west-1a", "eu-west-1b"]},

@@ -30,7 +30,7 @@ from mlinfra.stacks.config.data import (
     TopicConfig,
     WarehouseConfig,
 )
-from mlinfra.stacks.config.platform import ChartOverride, HelmConfig
+from mlinfra.stacks.config.platform import BackendConfig, ChartOverride, HelmConfig
 from mlinfra.stacks.config.stack import StackConfig
 from mlinfra.stacks.config.target import (
     AuthorizedNetwork,
@@ -43,6 +43,7 @@ from mlinfra.stacks.config.target import (
 __all__ = [
     "AcceleratorConfig",
     "AuthorizedNetwork",
+    "BackendConfig",
     "BucketConfig",
     "BucketNotification",
     "ChartOverride",

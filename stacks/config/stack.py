@@ -19,7 +19,7 @@ from mlinfra.stacks.config.compute import (
     TrainingConfig,
 )
 from mlinfra.stacks.config.data import EventsConfig, StorageConfig, WarehouseConfig
-from mlinfra.stacks.config.platform import HelmConfig
+from mlinfra.stacks.config.platform import BackendConfig, HelmConfig
 from mlinfra.stacks.config.target import KmsConfig, NetworkConfig, ResidencyConfig, TargetConfig
 
 Issues = list[tuple[Loc, str]]
@@ -62,6 +62,10 @@ class StackConfig(StrictModel):
     iam: IamConfig = Field(default_factory=IamConfig, description="Teams and grants. Default: none.")
     helm: HelmConfig = Field(
         default_factory=HelmConfig, description="Helm chart sources for the in-cluster layer. Default: upstream."
+    )
+    backend: BackendConfig = Field(
+        default_factory=BackendConfig,
+        description="State backend and secrets provider of `mlinfra up`. Default: local files, passphrase.",
     )
     policies: PoliciesConfig = Field(
         default_factory=PoliciesConfig, description="Policy enforcement levels. Default: the catalog's own."
@@ -459,6 +463,12 @@ class StackConfig(StrictModel):
                                "through network.authorized_networks (VPN) instead of a public endpoint"))
         if self.protect_data is False:
             issues.append((("protect_data",), "prod data stores are always protected; remove 'protect_data: false'"))
+        if not self.backend.remote:
+            issues.append((("backend", "url"), "prod state lives in a remote backend with locking (s3://, gs://, "
+                           "azblob:// or Pulumi Cloud), not on one machine"))
+        if not self.backend.uses_kms:
+            issues.append((("backend", "secrets_provider"), "prod secrets are encrypted with a KMS key "
+                           "(gcpkms://, awskms://, azurekeyvault:// or hashivault://), not a passphrase"))
         for i, bucket in enumerate(self.storage.buckets):
             if bucket.force_destroy:
                 issues.append((("storage", "buckets", i, "force_destroy"), "not allowed in prod"))
