@@ -139,6 +139,10 @@ def up(env: EnvArg, backend: BackendOpt = None, yes: YesOpt = False, as_json: Js
     """Provision ENV: policy check, preview, confirm, apply; outputs at the end."""
     from mlinfra.stacks.engine import engine_errors, outputs_text, policy_packs
 
+    from mlinfra.stacks.engine import stdin_is_tty
+
+    if not yes and not stdin_is_tty():
+        fail("stdin is not a terminal: pass --yes to apply changes without a prompt", EXIT_BAD_INPUT)
     with engine_run("up"):
         session = _open(env, backend, gate=True)
         packs = policy_packs()
