@@ -137,9 +137,7 @@ def preview(env: EnvArg, backend: BackendOpt = None, as_json: JsonOpt = False) -
 @app.command()
 def up(env: EnvArg, backend: BackendOpt = None, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
     """Provision ENV: policy check, preview, confirm, apply; outputs at the end."""
-    from mlinfra.stacks.engine import engine_errors, outputs_text, policy_packs
-
-    from mlinfra.stacks.engine import stdin_is_tty
+    from mlinfra.stacks.engine import engine_errors, outputs_text, policy_packs, stdin_is_tty
 
     if not yes and not stdin_is_tty():
         fail("stdin is not a terminal: pass --yes to apply changes without a prompt", EXIT_BAD_INPUT)
