@@ -249,7 +249,14 @@ def stacks(
     """Environments recorded in a state backend, with their last update."""
     from pulumi import automation as auto
 
-    from mlinfra.stacks.engine import engine_errors, environment, passphrase_env, project_dir_of, pulumi_bin_dir
+    from mlinfra.stacks.engine import (
+        engine_errors,
+        ensure_backend,
+        environment,
+        passphrase_env,
+        project_dir_of,
+        pulumi_bin_dir,
+    )
     from mlinfra.stacks.program import PROJECT
 
     with engine_run("stacks"):
@@ -263,6 +270,7 @@ def stacks(
             url = backend or (project / ".mlinfra" / "state").as_uri()
             extra = {}
         bin_dir = pulumi_bin_dir()
+        ensure_backend(url)
         work = project / ".mlinfra" / "work"
         work.mkdir(parents=True, exist_ok=True)
         workspace = auto.LocalWorkspace(

@@ -89,6 +89,12 @@ def environment(config: StackConfig, file: Path, backend: str | None = None) -> 
                        secrets_provider=config.backend.secrets_provider or "passphrase")
 
 
+def ensure_backend(url: str) -> None:
+    """Create a local backend's directory (the engine refuses a missing one)."""
+    if url.startswith("file://"):
+        Path(url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+
+
 def pulumi_bin_dir() -> Path:
     """The directory holding the ``pulumi`` CLI: ``MLINFRA_PULUMI_BIN``, else PATH; :class:`EngineMissing` if none."""
     explicit = os.environ.get("MLINFRA_PULUMI_BIN")
@@ -150,8 +156,7 @@ def open_stack(env: Environment, *, warn: Callable[[str], None], create: bool = 
 
     bin_dir = pulumi_bin_dir()
     env.work_dir.mkdir(parents=True, exist_ok=True)
-    if env.backend_url.startswith("file://"):
-        Path(env.backend_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    ensure_backend(env.backend_url)
     env_vars = {
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "MLINFRA_STACK_FILE": str(env.file),  # the CrossGuard packs judge this environment's config
@@ -233,8 +238,8 @@ def _locked(env: Environment) -> str:
 
 def _command_error(text: str) -> str:
     """The useful lines of a failed engine command (its stderr), without the Automation API's preamble."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    keep = [line for line in lines if not line.startswith((" code:", "code:", " stdout:", "stdout:"))]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    keep = [line.removeprefix("stderr:").strip() for line in lines if not line.startswith(("code:", "stdout:"))]
     return "\n".join(keep[-25:]) or "the engine failed"
 
 
