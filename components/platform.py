@@ -7,6 +7,7 @@ config to the target layer, which maps the neutral config onto that target's L2 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -75,7 +76,7 @@ class MlPlatform(pulumi.ComponentResource):
             target = config.target
             kube = k8s.Provider(
                 f"{name}-k8s", kubeconfig=target.kubeconfig, context=target.context,
-                render_yaml_to_directory=target.render_to, opts=pulumi.ResourceOptions(parent=self),
+                render_yaml_to_directory=target.render_to, opts=kubernetes_provider_options(self),
             )
             layer = build_cluster_layer(config, config.clusters[0], target="onprem", identities={}, index=0,
                                         parent=self, provider=kube)
@@ -101,7 +102,7 @@ class MlPlatform(pulumi.ComponentResource):
         for index, cluster in enumerate(config.clusters):
             kube = k8s.Provider(
                 f"{config.name}-{cluster.name}-k8s", kubeconfig=self.outputs[f"clusters.{cluster.name}.kubeconfig"],
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=kubernetes_provider_options(self),
             )
             physical = None
             if target == "aws":
@@ -114,6 +115,17 @@ class MlPlatform(pulumi.ComponentResource):
 
 
 REGION_LABEL = "mlinfra.io/region"
+PROVIDER_VERSION_ENV = "MLINFRA_KUBERNETES_PROVIDER_VERSION"
+
+
+def kubernetes_provider_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    """Options of the platform's Kubernetes providers.
+
+    The engine loads the plugin version the SDK asks for; an engine built by ``scripts/bootstrap-engine`` has
+    another version installed and exports ``MLINFRA_KUBERNETES_PROVIDER_VERSION`` so the providers ask for it
+    (docs/engine.md). Unset, the SDK's own version is used.
+    """
+    return pulumi.ResourceOptions(parent=parent, version=os.environ.get(PROVIDER_VERSION_ENV) or None)
 
 
 def site_region_label(region: str) -> pulumi.ResourceTransformation:

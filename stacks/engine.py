@@ -130,12 +130,13 @@ def passphrase_env(env: Environment, warn: Callable[[str], None]) -> dict[str, s
 
 
 def render_relative(config: StackConfig, env: Environment) -> StackConfig:
-    """Render mode: a relative ``target.render_to`` is meant from the project; the engine's provider runs in
-    the workspace, so give it the same directory relative to the workspace (stable across machines)."""
+    """Render mode: a relative ``target.render_to`` is meant from the project directory. The engine resolves it
+    from the directory mlinfra runs in (the inline program's working directory), so hand it the same directory
+    relative to that; run from the project root, it is the configured path unchanged (stable state)."""
     render_to = config.target.render_to
     if not render_to or Path(render_to).is_absolute():
         return config
-    relative = os.path.relpath(env.project_dir / render_to, env.work_dir)
+    relative = os.path.relpath(env.project_dir / render_to, Path.cwd())
     return config.model_copy(update={"target": config.target.model_copy(update={"render_to": relative})})
 
 
