@@ -169,13 +169,19 @@ def test_destroy_keeps_protected_data_and_says_so(engine_env: dict[str, str], tm
     stack = _project(tmp_path, environment="staging", protect_data=True)
     up = _mlinfra(engine_env, tmp_path, "up", str(stack), "--yes")
     assert up.returncode == 0, up.stdout + up.stderr
+    before = _files(tmp_path / ".mlinfra" / "render" / "local")
     gone = _mlinfra(engine_env, tmp_path, "destroy", str(stack), "--yes")
     assert gone.returncode == 0, gone.stdout + gone.stderr
-    assert "will not delete kubernetes:minio.min.io/v2:Tenant" in gone.stderr
-    assert "will not delete kubernetes:postgresql.cnpg.io/v1:Cluster" in gone.stderr
+    warned = [line for line in gone.stderr.splitlines() if line.startswith("will not delete")]
+    assert len(warned) == 2 and "kubernetes:minio.min.io/v2:Tenant" in warned[0] + warned[1], warned
+    assert "kubernetes:postgresql.cnpg.io/v1:Cluster" in warned[0] + warned[1] and "protected" in warned[0]
+    assert "kept 2 protected resources" in gone.stdout
+    # The protected data stores stay, with what they depend on (their namespaces, secrets, certificates);
+    # everything else is gone.
     left = _files(tmp_path / ".mlinfra" / "render" / "local")
     kinds = {doc.get("kind") for text in left.values() for doc in yaml.safe_load_all(text) if doc}
-    assert kinds == {"Tenant", "Cluster"}, kinds
+    assert {"Tenant", "Cluster"} <= kinds and not kinds & {"ResourceQuota", "ClusterQueue", "LocalQueue"}, kinds
+    assert len(left) < len(before) / 2
 
 
 def test_up_without_a_terminal_requires_yes(engine_env: dict[str, str], tmp_path: Path) -> None:
