@@ -56,11 +56,16 @@ def engine_run(action: str) -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
-def _open(env_arg: str, backend: str | None, *, create: bool = True, gate: bool = False) -> Session:
+def _open(env_arg: str, backend: str | None, *, create: bool = True, gate: bool = False,
+          live: str | None = None) -> Session:
     from mlinfra.stacks.engine import environment, open_stack
 
     file = stack_file(env_arg)
     config = load_or_exit(file, require_buildable=True)
+    if live and config.target.render_to:
+        fail(f"{file}: target.render_to: {live} compares the state with live resources, and a rendered "
+             "environment has none (its manifests are applied by your GitOps tool); run it against the cluster "
+             "the manifests went to, without render_to", EXIT_BAD_INPUT)
     if gate:
         _policy_gate(file)
     return open_stack(environment(config, file, backend), warn=lambda m: err(f"warning: {m}"), create=create)
@@ -195,7 +200,7 @@ def refresh(env: EnvArg, backend: BackendOpt = None, yes: YesOpt = False, as_jso
     from mlinfra.stacks.engine import engine_errors
 
     with engine_run("refresh"):
-        session = _open(env, backend, create=False)
+        session = _open(env, backend, create=False, live="refresh")
         _confirm(f"Refresh the state of {session.env.name} from the real resources?", yes)
         with engine_errors(session.env):
             result = session.stack.refresh(on_event=_progress(as_json))
@@ -209,7 +214,7 @@ def drift(env: EnvArg, backend: BackendOpt = None, as_json: JsonOpt = False) -> 
     from mlinfra.stacks.engine import engine_errors
 
     with engine_run("drift"):
-        session = _open(env, backend, create=False)
+        session = _open(env, backend, create=False, live="drift")
         with engine_errors(session.env):
             result = session.stack.preview_refresh(on_event=_progress(as_json))
         summary = _summary(result.change_summary)

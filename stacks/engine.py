@@ -278,8 +278,9 @@ def event_line(event: Any) -> str | None:
         return f"{diagnostic.severity:>8}  {diagnostic.message.strip()}"
     policy = getattr(event, "policy_event", None)
     if policy is not None:
-        return (f"  policy  {policy.enforcement_level} {policy.policy_name}: {policy.message.strip()} "
-                f"({policy.resource_urn or 'stack'})")
+        message = " - ".join(line.strip() for line in policy.message.splitlines() if line.strip())
+        where = (policy.resource_urn or "").rpartition("::")[2] or "stack"
+        return f"  policy  {policy.enforcement_level} {policy.policy_name} on {where}: {message}"
     return None
 
 

@@ -15,8 +15,10 @@ import base64
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,75 @@ def test_up_without_a_terminal_requires_yes(engine_env: dict[str, str], tmp_path
     stack = _project(tmp_path)
     result = _mlinfra(engine_env, tmp_path, "up", str(stack))
     assert result.returncode == 2 and "--yes" in result.stderr, result.stderr
+
+
+def _privileged_chart(mirror: Path, chart: str) -> None:
+    """Make one local chart render a privileged DaemonSet: invisible offline, seen by the engine's packs."""
+    (mirror / chart / "templates" / "agent.yaml").write_text(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: {{ .Release.Name }}-agent\nspec:\n"
+        "  selector: {matchLabels: {app: agent}}\n  template:\n    metadata: {labels: {app: agent}}\n    spec:\n"
+        "      containers:\n        - name: agent\n          image: registry.example/agent:1.0\n"
+        "          securityContext: {privileged: true}\n")
+
+
+def test_engine_packs_block_what_only_the_engine_sees(engine_env: dict[str, str], tmp_path: Path) -> None:
+    """A chart renders a privileged container: the offline check cannot see it, the security pack stops `up`."""
+    stack = _project(tmp_path)
+    _privileged_chart(tmp_path / "charts", CHARTS["jobset"].name)
+    offline = _mlinfra(engine_env, tmp_path, "policy", "check", str(stack))
+    assert offline.returncode == 0, offline.stdout
+    result = _mlinfra(engine_env, tmp_path, "up", str(stack), "--yes")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "k8s-pod-no-privileged" in result.stdout + result.stderr
+
+
+def test_concurrent_up_gets_a_clear_locked_error(engine_env: dict[str, str], tmp_path: Path) -> None:
+    stack = _project(tmp_path)
+    first = subprocess.Popen([sys.executable, "-m", "mlinfra.cli", "up", str(stack), "--yes"], cwd=tmp_path,
+                             env=engine_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    locks = tmp_path / ".mlinfra" / "state" / ".pulumi" / "locks"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(locks.rglob("*.json")) and first.poll() is None:
+        time.sleep(0.05)
+    assert any(locks.rglob("*.json")), "the first up never took the lock"
+    second = _mlinfra(engine_env, tmp_path, "up", str(stack), "--yes")
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, out + err
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "is locked" in second.stderr and "another update" in second.stderr
+    assert not any(locks.rglob("*.json")), "the lock was left behind"
+
+
+def test_interrupt_cancels_cleanly_and_leaves_the_stack_usable(engine_env: dict[str, str], tmp_path: Path) -> None:
+    stack = _project(tmp_path)
+    running = subprocess.Popen([sys.executable, "-m", "mlinfra.cli", "up", str(stack), "--yes"], cwd=tmp_path,
+                               env=engine_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    render = tmp_path / ".mlinfra" / "render" / "local"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (render.exists() and any(render.rglob("*.yaml"))):
+        time.sleep(0.02)
+    os.killpg(running.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
+    out, err = running.communicate(timeout=600)
+    assert running.returncode in (0, 130), out + err  # it may have finished just before the signal
+    locks = tmp_path / ".mlinfra" / "state" / ".pulumi" / "locks"
+    assert not any(locks.rglob("*.json")), "an interrupted up left the stack locked"
+    again = _mlinfra(engine_env, tmp_path, "up", str(stack), "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    settled = _mlinfra(engine_env, tmp_path, "preview", str(stack))
+    assert settled.returncode == 0 and "no changes" in settled.stdout, settled.stdout + settled.stderr
+
+
+def test_outputs_drift_and_stacks(engine_env: dict[str, str], tmp_path: Path) -> None:
+    stack = _project(tmp_path)
+    assert _mlinfra(engine_env, tmp_path, "up", str(stack), "--yes").returncode == 0
+    outputs = _mlinfra(engine_env, tmp_path, "outputs", str(stack), "--json")
+    data = json.loads(outputs.stdout)
+    assert data["object_store.endpoint"].startswith("https://") and "mlinfraGeneratedCredentials" not in data
+    drift = _mlinfra(engine_env, tmp_path, "drift", str(stack))  # render mode: nothing live to compare with
+    assert drift.returncode == 2 and "target.render_to" in drift.stderr, drift.stdout + drift.stderr
+    listed = _mlinfra(engine_env, tmp_path, "stacks", str(stack))
+    assert listed.returncode == 0 and listed.stdout.startswith("local"), listed.stdout + listed.stderr
+    events = _mlinfra(engine_env, tmp_path, "preview", str(stack), "--json")
+    assert events.returncode == 0
+    assert all(json.loads(line) for line in events.stdout.splitlines() if line.strip())
