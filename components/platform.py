@@ -79,7 +79,8 @@ class MlPlatform(pulumi.ComponentResource):
                 render_yaml_to_directory=target.render_to, opts=kubernetes_provider_options(self),
             )
             layer = build_cluster_layer(config, config.clusters[0], target="onprem", identities={}, index=0,
-                                        parent=self, provider=kube)
+                                        parent=self, provider=kube,
+                                        grafana_admin_password=(secrets or {}).get("grafanaAdminPassword"))
             self.outputs = {**layer.outputs, **build_onprem(
                 config, parent=self, provider=kube, secrets=secrets or {},
                 after=[layer.certificates] if layer.certificates is not None else [],

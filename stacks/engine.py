@@ -190,7 +190,7 @@ def open_stack(env: Environment, *, warn: Callable[[str], None], create: bool = 
         else:
             stack = auto.select_stack(stack_name=env.name, project_name=PROJECT, program=inline, opts=options)
     session = Session(env, stack, generated)
-    if env.config.target.cloud == "onprem" and env.config.target.object_store_endpoint is None:
+    if env.config.target.cloud == "onprem":
         generated.update(_credentials(session))
     return session
 
@@ -202,7 +202,10 @@ def _credentials(session: Session) -> dict[str, str]:
     except Exception:  # a stack without a finished update has no outputs yet
         previous = None
     values = dict(previous.value) if previous is not None and isinstance(previous.value, dict) else {}
-    wanted = [name for name in SECRET_NAMES if name != "objectStoreKesApiKey" or session.env.config.target.kms_endpoint]
+    target = session.env.config.target
+    wanted = [name for name in SECRET_NAMES
+              if (name != "objectStoreKesApiKey" or target.kms_endpoint)
+              and (not name.startswith("objectStore") or target.object_store_endpoint is None)]
     for name in wanted:
         if not values.get(name):
             values[name] = ("mlinfra-" + random_secrets.token_hex(6)) if name.endswith("User") else (

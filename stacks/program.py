@@ -16,10 +16,10 @@ PROJECT = "mlinfra"
 # Targets whose building blocks ship in this version. `validate` rejects the others up front.
 BUILDABLE_TARGETS = ("gcp", "aws", "onprem")
 
-# Generated credentials the program needs (on-prem object store). `mlinfra up` creates them once and keeps
-# them as stack secrets; a plain `pulumi up` reads them from `mlinfra:<name>` secret config; an offline plan
-# uses the placeholder below, never a real value.
-SECRET_NAMES = ("objectStoreRootUser", "objectStoreRootPassword", "objectStoreKesApiKey")
+# Generated credentials the program needs (on-prem object store, on-prem Grafana admin). `mlinfra up` creates
+# them once and keeps them, encrypted, in the state; a plain `pulumi up` reads them from `mlinfra:<name>` secret
+# config; an offline plan uses the placeholder below, never a real value.
+SECRET_NAMES = ("objectStoreRootUser", "objectStoreRootPassword", "objectStoreKesApiKey", "grafanaAdminPassword")
 PLAN_PLACEHOLDER = "(generated at first mlinfra up)"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -349,3 +350,19 @@ def test_args_are_frozen_strict_and_documented() -> None:
         for field, info in model.model_fields.items():
             assert info.description, f"{model.__name__}.{field} has no description"
             assert "Default" in info.description or "Required" in info.description, f"{model.__name__}.{field}"
+
+
+def test_onprem_grafana_admin_comes_from_a_generated_secret_not_the_chart() -> None:
+    """A stable credential (generated once by `mlinfra up`, a placeholder offline) instead of a per-render one."""
+    from mlinfra.stacks.loader import load as load_stack
+    from mlinfra.stacks.program import PLAN_PLACEHOLDER
+    from mlinfra.stacks.program import plan as plan_stack
+
+    result = plan_stack(load_stack(Path(__file__).resolve().parent.parent / "stacks" / "local.yaml"))
+    (secret,) = [r for r in result.resources
+                 if r.type == "kubernetes:core/v1:Secret" and r.name.endswith("grafana-admin")]
+    assert secret.inputs["metadata"]["name"] == "grafana-admin"
+    assert PLAN_PLACEHOLDER in str(secret.inputs["stringData"])  # the offline placeholder, wrapped as a secret
+    (chart,) = [r for r in result.resources if r.type == "kubernetes:helm.sh/v4:Chart" and "prometheus" in r.name]
+    grafana = chart.inputs["values"]["grafana"]
+    assert grafana["admin"]["existingSecret"] == "grafana-admin" and "adminPassword" not in grafana

@@ -52,7 +52,7 @@ class HelmAddon(pulumi.ComponentResource):
     Secure defaults: a dedicated namespace labelled for the ``restricted`` Pod Security level unless the
     add-on needs host access; the chart comes from the pinned version in :mod:`.charts`, overridable per
     stack so air-gapped sites install from a mirror or a local directory.
-    Outputs: ``namespace``, ``chart_version``.
+    Outputs: ``namespace``, ``chart_version``; ``namespace_object`` is the Namespace it created (or None).
     """
 
     namespace: pulumi.Output[str]
@@ -61,8 +61,9 @@ class HelmAddon(pulumi.ComponentResource):
     def __init__(self, name: str, args: HelmAddonArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlinfra:kubernetes:HelmAddon", name, None, opts)
         waits: list[Any] = list(args.depends_on)
+        self.namespace_object: k8s.core.v1.Namespace | None = None
         if args.create_namespace:
-            ns = k8s.core.v1.Namespace(
+            ns = self.namespace_object = k8s.core.v1.Namespace(
                 f"{name}-ns", metadata={"name": args.namespace, "labels": namespace_labels(args.pod_security)},
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -89,8 +89,9 @@ class ClusterLayer:
 def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: Target,
                         identities: dict[str, dict[str, pulumi.Input[str]]], index: int,
                         parent: pulumi.Resource, provider: pulumi.ProviderResource,
-                        cluster_name: str | None = None) -> ClusterLayer:
-    """Create the in-cluster layer of ``cluster``."""
+                        cluster_name: str | None = None,
+                        grafana_admin_password: pulumi.Input[str] | None = None) -> ClusterLayer:
+    """Create the in-cluster layer of ``cluster`` (``grafana_admin_password``: on-prem Grafana's admin, a secret)."""
     from mlinfra.components.kubernetes.gpu import AcceleratorSupport, AcceleratorSupportArgs
     from mlinfra.components.kubernetes.monitoring import COLLECTOR_USER, MonitoringLayer, MonitoringLayerArgs
     from mlinfra.components.kubernetes.scheduling import FlavorArgs, QueueArgs, Scheduling, SchedulingArgs
@@ -196,6 +197,7 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
                 # With AMP the workspace evaluates the rules (the AWS layer's rule group namespace); EKS has no
                 # Prometheus Operator whose PrometheusRule CRD could hold them in the cluster.
                 alert_rules=not (managed and target == "aws"),
+                grafana_admin_password=grafana_admin_password if target == "onprem" else None,
                 depends_on=waits,
             ), opts())
     return layer

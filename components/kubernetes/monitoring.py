@@ -223,8 +223,11 @@ def collector_ports(*, kueue_namespace: str | None, gpu_metrics: bool) -> list[i
     return ports
 
 
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+
+
 def kube_prometheus_stack_values(retention_days: int, storage_size_gb: int, storage_class: str | None,
-                                 node_agent_namespace: str) -> dict[str, Any]:
+                                 node_agent_namespace: str, grafana_admin_secret: str | None = None) -> dict[str, Any]:
     """Values of ``kube-prometheus-stack`` (v75 keys). Assumptions, from the chart's values.yaml as remembered:
     ``prometheus.prometheusSpec.{retention,storageSpec,securityContext,resources}``,
     ``alertmanager.alertmanagerSpec.{securityContext,resources}``, ``prometheusOperator.{securityContext,
@@ -259,9 +262,12 @@ def kube_prometheus_stack_values(retention_days: int, storage_size_gb: int, stor
                                             "resources": resources("50m", "64Mi")}},
         },
         "grafana": {
-            # Empty: kube-prometheus-stack's default is the well-known "prom-operator"; emptied, the Grafana
-            # chart generates a random password into its own Secret. It never passes through Pulumi.
-            "adminPassword": "",
+            # Never the chart's well-known default ("prom-operator"). With a generated credential (mlinfra up):
+            # an existing Secret the platform writes, so every render is identical. Without one: emptied, the
+            # Grafana chart generates a random password per render (not stable across renders).
+            **({"admin": {"existingSecret": grafana_admin_secret, "userKey": "admin-user",
+                          "passwordKey": "admin-password"}}
+               if grafana_admin_secret else {"adminPassword": ""}),
             "securityContext": restricted_pod(runAsUser=472, runAsGroup=472, fsGroup=472),
             # Grafana writes plugins/sessions under /var/lib/grafana (a volume) but also /tmp in the image.
             "containerSecurityContext": restricted_container(readOnlyRootFilesystem=False),
@@ -335,6 +341,11 @@ class MonitoringLayerArgs(BaseModel):
         description="Namespace of kube-prometheus-stack and the PrometheusRule. Default: monitoring.",
     )
     alert_rules: bool = Field(default=True, description="Render ALERT_RULES for the target. Default: on.")
+    grafana_admin_password: Any = Field(
+        default=None,
+        description="On-prem Grafana admin password (a Pulumi secret Input), kept in the Secret 'grafana-admin' "
+        "the chart reads. Default: none; the chart then generates one per render.",
+    )
     prometheus_chart: ChartRef = Field(
         default=CHARTS["kube-prometheus-stack"],
         description="Resolved kube-prometheus-stack chart (on-prem). Default: the pinned upstream chart.",
@@ -401,11 +412,19 @@ class MonitoringLayer(pulumi.ComponentResource):
             agents_ns = k8s.core.v1.Namespace(
                 f"{name}-node-agents-ns", metadata={"name": agents, "labels": namespace_labels("privileged")},
                 opts=child)
+            admin = GRAFANA_ADMIN_SECRET if args.grafana_admin_password is not None else None
             self.stack = HelmAddon(f"{name}-kube-prometheus-stack", HelmAddonArgs(
                 chart=args.prometheus_chart, namespace=args.namespace,
                 values=kube_prometheus_stack_values(args.retention_days, args.storage_size_gb, args.storage_class,
-                                                    agents),
+                                                    agents, admin),
                 depends_on=[agents_ns]), child)
+            if admin:
+                k8s.core.v1.Secret(
+                    f"{name}-grafana-admin", metadata={"name": admin, "namespace": args.namespace},
+                    type="Opaque", string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(
+                        args.grafana_admin_password)},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.stack.namespace_object]
+                                                if self.stack.namespace_object is not None else None))
             waits.append(self.stack)
         elif args.target == "aws":
             if args.gpu_metrics:
