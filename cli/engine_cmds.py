@@ -8,7 +8,7 @@ or no engine, 130 interrupted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -92,18 +92,52 @@ def _policy_gate(file: Path) -> None:
             f"(`mlinfra policy check {file}` lists them)")
 
 
-def _progress(as_json: bool) -> Callable[[Any], None]:
-    from mlinfra.stacks.engine import event_json, event_line
+class Progress:
+    """Engine events as progress: a live status line on a terminal, one line per step otherwise, or JSON lines.
 
-    def on_event(event: Any) -> None:
-        if as_json:
+    Used as ``with Progress(as_json) as on_event: stack.up(on_event=on_event)``; policy findings and errors are
+    always printed as lines, above the live status.
+    """
+
+    def __init__(self, as_json: bool, verb: str = "working") -> None:
+        from rich.console import Console
+
+        self.as_json = as_json
+        self.verb = verb
+        self.console = Console(stderr=True, highlight=False)
+        self.live = not as_json and self.console.is_terminal
+        self.steps: dict[str, int] = {}
+        self.status: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.live:
+            self.status = self.console.status(f"{self.verb}: starting the engine")
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(None, None, None)
+
+    def __call__(self, event: Any) -> None:
+        from mlinfra.stacks.engine import event_json, event_line
+
+        if self.as_json:
             typer.echo(event_json(event))
             return
         line = event_line(event)
-        if line:
+        if line is None:
+            return
+        step = getattr(event, "res_outputs_event", None)
+        if step is not None and self.status is not None:
+            op = line.split()[0]
+            self.steps[op] = self.steps.get(op, 0) + 1
+            done = ", ".join(f"{n} {k}" for k, n in sorted(self.steps.items()))
+            self.status.update(f"{self.verb}: {done}; last: {' '.join(line.split()[1:])}")
+        elif self.live:
+            self.console.print(line, markup=False)
+        else:
             err(line)
-
-    return on_event
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -133,8 +167,8 @@ def preview(env: EnvArg, backend: BackendOpt = None, as_json: JsonOpt = False) -
 
     with engine_run("preview"):
         session = _open(env, backend, gate=True)
-        with engine_errors(session.env):
-            result = session.stack.preview(policy_packs=policy_packs(), on_event=_progress(as_json))
+        with engine_errors(session.env), Progress(as_json, "preview") as on_event:
+            result = session.stack.preview(policy_packs=policy_packs(), on_event=on_event)
         if not as_json:
             typer.echo(f"{session.env.name}: {_summary(result.change_summary)}")
 
@@ -152,7 +186,8 @@ def up(env: EnvArg, backend: BackendOpt = None, yes: YesOpt = False, as_json: Js
         if not yes:
             _confirm_after_preview(session, packs, as_json)
         with engine_errors(session.env):
-            result = session.stack.up(policy_packs=packs, on_event=_progress(as_json))
+            with Progress(as_json, "up") as on_event:
+                result = session.stack.up(policy_packs=packs, on_event=on_event)
             outputs = session.stack.outputs()
         if not as_json:
             typer.echo(f"{session.env.name}: {_summary(result.summary.resource_changes)}")
@@ -164,8 +199,8 @@ def _confirm_after_preview(session: Session, packs: list[str], as_json: bool) ->
 
     if not stdin_is_tty():
         fail("stdin is not a terminal: pass --yes to apply changes without a prompt", EXIT_BAD_INPUT)
-    with engine_errors(session.env):
-        result = session.stack.preview(policy_packs=packs, on_event=_progress(as_json))
+    with engine_errors(session.env), Progress(as_json, "preview") as on_event:
+        result = session.stack.preview(policy_packs=packs, on_event=on_event)
     summary = _summary(result.change_summary)
     err(f"{session.env.name}: {summary}")
     if summary.startswith("no changes"):
@@ -185,8 +220,8 @@ def destroy(env: EnvArg, backend: BackendOpt = None, yes: YesOpt = False, as_jso
         for type_, name in kept:
             err(f"will not delete {type_} {name}: protected data store (protect_data / prod)")
         _confirm(f"Destroy {session.env.name} (keeping {len(kept)} protected resources)?", yes)
-        with engine_errors(session.env):
-            result = session.stack.destroy(exclude_protected=True, on_event=_progress(as_json))
+        with engine_errors(session.env), Progress(as_json, "destroy") as on_event:
+            result = session.stack.destroy(exclude_protected=True, on_event=on_event)
         if not as_json:
             typer.echo(f"{session.env.name}: {_summary(result.summary.resource_changes)}")
             if kept:
@@ -202,8 +237,8 @@ def refresh(env: EnvArg, backend: BackendOpt = None, yes: YesOpt = False, as_jso
     with engine_run("refresh"):
         session = _open(env, backend, create=False, live="refresh")
         _confirm(f"Refresh the state of {session.env.name} from the real resources?", yes)
-        with engine_errors(session.env):
-            result = session.stack.refresh(on_event=_progress(as_json))
+        with engine_errors(session.env), Progress(as_json, "refresh") as on_event:
+            result = session.stack.refresh(on_event=on_event)
         if not as_json:
             typer.echo(f"{session.env.name}: {_summary(result.summary.resource_changes)}")
 
@@ -215,8 +250,8 @@ def drift(env: EnvArg, backend: BackendOpt = None, as_json: JsonOpt = False) -> 
 
     with engine_run("drift"):
         session = _open(env, backend, create=False, live="drift")
-        with engine_errors(session.env):
-            result = session.stack.preview_refresh(on_event=_progress(as_json))
+        with engine_errors(session.env), Progress(as_json, "drift") as on_event:
+            result = session.stack.preview_refresh(on_event=on_event)
         summary = _summary(result.change_summary)
         typer.echo(f"{session.env.name}: {'no drift' if summary.startswith('no changes') else 'drift: ' + summary}")
         if not summary.startswith("no changes"):
