@@ -104,9 +104,10 @@ FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
     ("node_pools[].disk_type", "pd-standard / pd-balanced / pd-ssd", "gp3 always"),
     ("node_pools[].taints", "node taints (+ accelerator taint)", "node group taints (+ accelerator taint)"),
     ("node_pools[].labels", "Kubernetes node labels", "Kubernetes node labels"),
-    ("training", "in-cluster layer (a later release)", "in-cluster layer (a later release); queue quotas are "
-     "validated against pool capacity now"),
-    ("serving", "in-cluster layer (a later release)", "in-cluster layer (a later release)"),
+    ("training", "Kueue queues and quotas per team (ResourceFlavor per accelerator pool), JobSet; GKE installs "
+     "GPU drivers", "Kueue queues and quotas per team, JobSet, NVIDIA/Neuron device plugins, Cluster Autoscaler"),
+    ("serving", "cert-manager CA, KServe (RawDeployment), internal GCP load balancers", "cert-manager CA, KServe "
+     "(RawDeployment), internal NLBs"),
     ("monitoring.enabled", "managed Prometheus, GPU metrics and alert rules on/off", "AMP workspace, scrapers, "
      "GPU metrics and alert rules on/off"),
     ("monitoring.managed_prometheus", "GKE Managed Prometheus; a PodMonitoring of Kueue (token limited to GET "
