@@ -28,6 +28,7 @@ def json_schema() -> dict[str, object]:
     from mlinfra.stacks.config import StackConfig
 
     schema = StackConfig.model_json_schema()
+    schema["required"] = ["apiVersion", *schema.get("required", [])]  # optional in Python, required in files
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://mlinfra.dev/stack.schema.json",
             **schema}
 

@@ -78,12 +78,34 @@ def _validate(text: str, file: str) -> tuple[StackConfig, Any]:
     if not isinstance(tree, dict):
         kind = "empty" if tree is None else f"a {type(tree).__name__}"
         raise ConfigError([Issue(file, 1, "", f"a stack file must be a mapping of sections, this one is {kind}")])
+    version = _api_version_issues(tree, file)
     try:
-        return StackConfig.model_validate(_plain(tree)), tree
+        config = StackConfig.model_validate(_plain(tree))
     except ValidationError as exc:
-        raise ConfigError(sorted(_issues(exc, tree, file), key=lambda i: (i.line or 0, i.path))) from None
+        issues = version + list(_issues(exc, tree, file))
+        raise ConfigError(sorted(issues, key=lambda i: (i.line or 0, i.path))) from None
     except RecursionError:
         raise ConfigError([Issue(file, None, "", "nesting too deep")]) from None
+    if version:
+        raise ConfigError(version)
+    return config, tree
+
+
+def _api_version_issues(tree: Any, file: str) -> list[Issue]:
+    """Every stack file names the format version it is written for: a missing one is reported with the file's
+    other problems; an unknown one stops here (the rest cannot be read by this version's rules)."""
+    from mlinfra.stacks.config.stack import API_VERSION, SUPPORTED_API_VERSIONS
+
+    if "apiVersion" not in tree:
+        return [Issue(file, 1, "apiVersion", f"missing: a stack file starts with 'apiVersion: {API_VERSION}' "
+                      "(the format version it is written for; docs/compatibility.md)")]
+    value = tree["apiVersion"]
+    if value not in SUPPORTED_API_VERSIONS:
+        supported = ", ".join(SUPPORTED_API_VERSIONS)
+        raise ConfigError([Issue(file, _line(tree, ("apiVersion",)), "apiVersion",
+                                 f"unknown version {value!r}: this mlinfra reads {supported}; upgrade mlinfra for "
+                                 "a newer format, or see docs/compatibility.md")])
+    return []
 
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")

@@ -130,6 +130,8 @@ FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
      "under its prefix) + role policy on the Glue database, data prefix and key"),
     ("iam.teams[].topics", "topic/subscription IAM members", "role policy on the topic or queues + key"),
     ("helm", "chart sources of the in-cluster layer", "chart sources of the in-cluster layer"),
+    ("apiVersion", "stack file format version (checked by the loader)", "stack file format version (checked by "
+     "the loader)"),
     ("backend", "state backend + secrets provider of `mlinfra up` (prod: gs:// + gcpkms://)", "state backend + "
      "secrets provider of `mlinfra up` (prod: s3:// + awskms://)"),
     ("policies", "enforcement levels of the policy packs", "enforcement levels of the policy packs"),
@@ -237,6 +239,7 @@ ONPREM: Final[dict[str, str]] = {
     "iam.teams[].topics": "NATS user CN=team-{team} (certificate, verify_and_map) allowed the topic's subjects "
     "(publish) or its consumers' JetStream API (subscribe)",
     "helm": "chart sources (mirror for air-gapped sites)",
+    "apiVersion": "stack file format version (checked by the loader)",
     "backend": "state backend + secrets provider of `mlinfra up` (prod: the site's S3 store + hashivault://)",
     "policies": "enforcement levels of the policy packs",
     "waivers": "policy waivers (policy checks)",

@@ -27,7 +27,7 @@ def config_reference() -> str:
         lines += [f"## `{path}` — {model.__name__}", "", (model.__doc__ or "").strip().splitlines()[0], ""]
         lines += ["| key | type | default | description |", "|---|---|---|---|"]
         for name, field in model.model_fields.items():
-            lines.append(f"| `{name}` | {_type(field.annotation)} | {_default(field)} | "
+            lines.append(f"| `{field.alias or name}` | {_type(field.annotation)} | {_default(field)} | "
                          f"{(field.description or '').replace('|', '/')} |")
         lines.append("")
     return "\n".join(lines)

@@ -22,6 +22,7 @@ storage:
   buckets:
     - name: raw
     - name: models
+apiVersion: mlinfra.dev/v1
 """
 
 
@@ -42,7 +43,7 @@ def test_unknown_key_has_line_and_suggestion() -> None:
 
 
 def test_unknown_top_level_key_lists_close_match() -> None:
-    assert _issues(GOOD + "strorage: {}\n") == ["env.yaml:10: strorage: unknown field; did you mean 'storage'?"]
+    assert _issues(GOOD + "strorage: {}\n") == ["env.yaml:11: strorage: unknown field; did you mean 'storage'?"]
 
 
 def test_bad_literal_suggests() -> None:
@@ -71,7 +72,16 @@ def test_several_errors_reported_together() -> None:
 
 def test_duplicate_yaml_key_is_an_error() -> None:
     issues = _issues(GOOD + "name: again\n")
-    assert issues[0].startswith("env.yaml:10:") and "duplicate" in issues[0]
+    assert issues[0].startswith("env.yaml:11:") and "duplicate" in issues[0]
+
+
+def test_api_version_is_required_and_checked() -> None:
+    missing = _issues(GOOD.replace("apiVersion: mlinfra.dev/v1\n", ""))
+    assert missing == ["env.yaml:1: apiVersion: missing: a stack file starts with 'apiVersion: mlinfra.dev/v1' "
+                       "(the format version it is written for; docs/compatibility.md)"]
+    (newer,) = _issues(GOOD.replace("mlinfra.dev/v1", "mlinfra.dev/v2"))
+    assert newer.startswith("env.yaml:10: apiVersion: unknown version 'mlinfra.dev/v2': this mlinfra reads "
+                            "mlinfra.dev/v1")
 
 
 @pytest.mark.parametrize(

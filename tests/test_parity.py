@@ -69,8 +69,8 @@ def test_every_config_field_has_a_parity_row() -> None:
     prefixes = [path for path, _, _ in FEATURES]
     for model, path in _models():
         base = "" if path == "(top level)" else f"{path}."
-        for field in model.model_fields:
-            full = base + field
+        for field, info in model.model_fields.items():
+            full = base + (info.alias or field)
             if model.model_fields[field].annotation is not None and any(
                     full == p or full.startswith((p + ".", p + "[")) for p in prefixes):
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from mlinfra.components import accelerators as acc
 from mlinfra.stacks import regions
@@ -25,8 +25,20 @@ from mlinfra.stacks.config.target import KmsConfig, NetworkConfig, ResidencyConf
 Issues = list[tuple[Loc, str]]
 
 
+API_VERSION = "mlinfra.dev/v1"
+SUPPORTED_API_VERSIONS = (API_VERSION,)
+
+
 class StackConfig(StrictModel):
     """One environment of the ML platform. Cloud-neutral: the target decides how each part is built."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    api_version: Literal["mlinfra.dev/v1"] = Field(
+        default=API_VERSION, alias="apiVersion",
+        description="Version of the stack file format; every stack file starts with 'apiVersion: mlinfra.dev/v1' "
+        "(docs/compatibility.md). Required in files.",
+    )
 
     name: Name = Field(description="Environment name; prefixes every resource name. Required.")
     environment: Literal["dev", "staging", "prod"] = Field(
