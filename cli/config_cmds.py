@@ -68,6 +68,7 @@ def validate(
 ) -> None:
     """Check stack files: schema, cross-field rules, residency, target capabilities, policy ids."""
     from mlinfra.policies.check import reference_issues
+    from mlinfra.stacks.extensions import reference_issues as extension_issues
     from mlinfra.stacks.loader import load_document
 
     failed = False
@@ -77,7 +78,8 @@ def validate(
         except typer.Exit:
             failed = True
             continue
-        issues = reference_issues(config, load_document(path)[1], str(path))
+        tree = load_document(path)[1]
+        issues = reference_issues(config, tree, str(path)) + extension_issues(config, tree, str(path))
         if issues:
             for issue in issues:
                 err(f"error: {issue}")

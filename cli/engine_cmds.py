@@ -8,6 +8,8 @@ or no engine, 130 interrupted.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,19 +43,48 @@ def stack_file(value: str) -> Path:
 
 @contextmanager
 def engine_run(action: str) -> Iterator[None]:
-    """Engine failures as one clear message and an exit code; Ctrl-C as a clean stop."""
+    """Engine failures as one clear message and an exit code; Ctrl-C as a clean stop.
+
+    The first Ctrl-C is left to the engine (it reaches the Pulumi CLI through the terminal's process group): the
+    CLI finishes the operations in flight, writes the state and releases the lock, and only then do we stop.
+    Exiting at once would cut the CLI's output pipe and could kill it mid-write, leaving the stack locked. A
+    second Ctrl-C aborts immediately.
+    """
     from mlinfra.stacks.engine import EngineError, EngineMissing
 
+    interrupted: list[bool] = []
+
+    def on_interrupt(_signum: int, _frame: object) -> None:
+        from mlinfra.stacks import engine
+
+        if interrupted or not engine.ENGINE_CALLS:  # nothing to let finish: stop now, nothing was changed
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        err(f"interrupt: {action} stops after the operations in flight (Ctrl-C again to abort at once)")
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_interrupt) if main else None
     try:
         yield
     except EngineMissing as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except EngineError as exc:
+        if interrupted:
+            _stopped(action)
         fail(f"{action} failed: {exc}", EXIT_FAILED)
     except KeyboardInterrupt:
-        err(f"interrupted: {action} was cancelled. The engine finished the operations in flight and released "
-            "the lock; run it again to converge.")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        _stopped(action)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        _stopped(action)
+
+
+def _stopped(action: str) -> None:
+    err(f"interrupted: {action} was cancelled. The engine finished the operations in flight and released the "
+        "lock; run it again to converge.")
+    raise typer.Exit(EXIT_INTERRUPTED)
 
 
 def _open(env_arg: str, backend: str | None, *, create: bool = True, gate: bool = False,

@@ -33,9 +33,15 @@ class MlPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, config: StackConfig, opts: pulumi.ResourceOptions | None = None,
                  secrets: Mapping[str, pulumi.Input[str]] | None = None) -> None:
         cloud = config.target.cloud
+        transforms = []
         if cloud == "onprem":  # no provider region on-prem: objects carry the site's region for residency checks
-            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                transformations=[site_region_label(config.target.region)]))
+            transforms.append(site_region_label(config.target.region))
+        if config.transforms:  # extension transforms (labels, naming rules), applied to every resource
+            from mlinfra.stacks.extensions import load_transform
+
+            transforms += [load_transform(name, config) for name in config.transforms]
+        if transforms:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=transforms))
         super().__init__("mlinfra:index:MlPlatform", name, None, opts)
         if cloud == "gcp":
             import pulumi_gcp as gcp
@@ -49,6 +55,7 @@ class MlPlatform(pulumi.ComponentResource):
                 default_labels=environment_labels(config),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            self.providers: dict[str, pulumi.ProviderResource] = {"gcp": provider}
             self.outputs = build_gcp(config, parent=self, provider=provider)
             identities = {t.name: {"iam.gke.io/gcp-service-account": self.outputs[f"teams.{t.name}.service_account"]}
                           for t in config.iam.teams}
@@ -65,6 +72,7 @@ class MlPlatform(pulumi.ComponentResource):
                 default_tags={"tags": environment_labels(config)},
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            self.providers = {"aws": provider}
             self.outputs = build_aws(config, parent=self, provider=provider)
             self._cluster_layers(config, "aws", {})
         elif cloud == "onprem":
@@ -78,6 +86,7 @@ class MlPlatform(pulumi.ComponentResource):
                 f"{name}-k8s", kubeconfig=target.kubeconfig, context=target.context,
                 render_yaml_to_directory=target.render_to, opts=kubernetes_provider_options(self),
             )
+            self.providers = {"kubernetes": kube}
             layer = build_cluster_layer(config, config.clusters[0], target="onprem", identities={}, index=0,
                                         parent=self, provider=kube,
                                         grafana_admin_password=(secrets or {}).get("grafanaAdminPassword"))
@@ -90,7 +99,21 @@ class MlPlatform(pulumi.ComponentResource):
                 f"target.cloud {cloud!r}: this version of mlinfra builds the gcp, aws and onprem targets only; "
                 f"the {cloud} target is not available yet"
             )
+        self._extensions(config)
         self.register_outputs(self.outputs)
+
+    def _extensions(self, config: StackConfig) -> None:
+        """Custom components of installed extensions, with the target's provider (stacks/extensions.py)."""
+        from mlinfra.components import provenance
+        from mlinfra.stacks.extensions import load_component, settings_of
+
+        for index, extension in enumerate(config.extensions):
+            where = f"extensions[{index}]"
+            component = load_component(extension.component)
+            args = settings_of(component, dict(extension.settings), where)
+            with provenance.source(where):
+                component(f"{config.name}-{extension.name}", args,
+                          opts=pulumi.ResourceOptions(parent=self, providers=self.providers))
 
 
     def _cluster_layers(self, config: StackConfig, target: Literal["gcp", "aws"],

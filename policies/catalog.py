@@ -46,7 +46,7 @@ UNKNOWNS = frozenset({
     UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, UNKNOWN_ARRAY_VALUE,
     UNKNOWN_ASSET_VALUE, UNKNOWN_ARCHIVE_VALUE, UNKNOWN_OBJECT_VALUE,
 })
-_ID = re.compile(r"^(gcp|aws|k8s|residency|stack)-[a-z0-9]+(-[a-z0-9]+)+$")
+_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+){2,}$")  # vendor-service-resource-rule; extensions use their own vendor
 _MISSING: Any = object()
 
 

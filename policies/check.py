@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,44 @@ from mlinfra.policies.catalog import Pack, Rule
 from mlinfra.policies.engine import Report, evaluate
 from mlinfra.policies.rules import BUILTIN
 
+RULES_GROUP = "mlinfra.policies"
 
+
+class PluginError(Exception):
+    """An installed extension could not be loaded; the message names it and says why."""
+
+
+@functools.cache
 def all_rules() -> tuple[Rule, ...]:
-    """Every rule mlinfra knows, in catalog order."""
-    return BUILTIN
+    """Every rule mlinfra knows: the built-in catalog, then rules of installed extensions.
+
+    An extension registers rules under the entry point group ``mlinfra.policies``; the entry point names a
+    :class:`Rule`, a sequence of them, or a module exposing ``RULES``. Extension rules run everywhere the
+    built-in ones do: ``mlinfra policy check``, ``policy list``, the CrossGuard packs.
+    """
+    rules = list(BUILTIN)
+    for entry in sorted(metadata.entry_points(group=RULES_GROUP), key=lambda e: e.name):
+        rules.extend(_plugin_rules(entry))
+    seen: dict[str, str] = {}
+    for rule in rules:
+        if rule.id in seen:
+            raise PluginError(f"policy id {rule.id!r} is defined twice ({seen[rule.id]} and "
+                              f"{rule.check.__module__}); rule ids must be unique")
+        seen[rule.id] = rule.check.__module__
+    return tuple(rules)
+
+
+def _plugin_rules(entry: metadata.EntryPoint) -> list[Rule]:
+    where = f"entry point {entry.name!r} ({entry.value}) of group {RULES_GROUP}"
+    try:
+        loaded = entry.load()
+    except Exception as exc:  # a broken extension is reported, never a traceback
+        raise PluginError(f"{where} could not be loaded: {type(exc).__name__}: {exc}") from None
+    found = getattr(loaded, "RULES", loaded)
+    found = [found] if isinstance(found, Rule) else found
+    if not isinstance(found, list | tuple) or not all(isinstance(r, Rule) for r in found):
+        raise PluginError(f"{where} must name a Rule, a sequence of Rules or a module with RULES")
+    return list(found)
 
 
 def select(rules: Sequence[Rule], *, packs: Sequence[Pack] = (), targets: Sequence[str] = ()) -> list[Rule]:
@@ -60,7 +96,9 @@ def check_file(
     catalog = list(rules if rules is not None else all_rules())
     config, tree = load_document(path)
     file = str(path)
-    issues = reference_issues(config, tree, file, catalog)
+    from mlinfra.stacks.extensions import reference_issues as extension_issues
+
+    issues = reference_issues(config, tree, file, catalog) + extension_issues(config, tree, file)
     reason = unbuildable_reason(config)
     if reason:
         issues.append(Issue(file, line_of(tree, "target.cloud"), "target.cloud", reason))

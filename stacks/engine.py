@@ -158,6 +158,8 @@ def open_stack(env: Environment, *, warn: Callable[[str], None], create: bool = 
     bin_dir = pulumi_bin_dir()
     env.work_dir.mkdir(parents=True, exist_ok=True)
     ensure_backend(env.backend_url)
+    if local_lock(env):  # the file backend is read before the engine checks its lock: say "locked" first
+        raise StackLocked(_locked(env))
     env_vars = {
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "MLINFRA_STACK_FILE": str(env.file),  # the CrossGuard packs judge this environment's config
@@ -218,19 +220,34 @@ def engine_errors(env: Environment) -> Iterator[None]:
     """Turn Automation API failures into :class:`EngineError` messages a person can act on."""
     from pulumi import automation as auto
 
+    global ENGINE_CALLS
+    ENGINE_CALLS += 1
     try:
         yield
     except auto.ConcurrentUpdateError:
         raise StackLocked(_locked(env)) from None
     except auto.CommandError as exc:
         text = str(exc)
-        if "locked" in text.lower() or "currently in progress" in text.lower():
+        if "locked" in text.lower() or "currently in progress" in text.lower() or local_lock(env):
             raise StackLocked(_locked(env)) from None
         if "pulumi: not found" in text or "No such file or directory: 'pulumi'" in text:
             raise EngineMissing(f"the Pulumi CLI could not be run; {ENGINE_HINT}") from None
         raise EngineError(_command_error(text)) from None
     except FileNotFoundError as exc:
         raise EngineMissing(f"the Pulumi CLI could not be run ({exc}); {ENGINE_HINT}") from None
+    finally:
+        ENGINE_CALLS -= 1
+
+
+ENGINE_CALLS = 0  # engine commands running now (Ctrl-C handling waits for them to stop cleanly)
+
+
+def local_lock(env: Environment) -> bool:
+    """True when a file backend holds an update lock on this environment's stack."""
+    if not env.backend_url.startswith("file://"):
+        return False
+    locks = Path(env.backend_url.removeprefix("file://")) / ".pulumi" / "locks"
+    return any(path.parent.name == env.name for path in locks.rglob("*.json")) if locks.is_dir() else False
 
 
 def _locked(env: Environment) -> str:

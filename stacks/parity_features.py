@@ -134,6 +134,9 @@ FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
      "the loader)"),
     ("backend", "state backend + secrets provider of `mlinfra up` (prod: gs:// + gcpkms://)", "state backend + "
      "secrets provider of `mlinfra up` (prod: s3:// + awskms://)"),
+    ("extensions", "custom components of installed extensions, with the gcp provider", "custom components of "
+     "installed extensions, with the aws provider"),
+    ("transforms", "extension transformations on every resource", "extension transformations on every resource"),
     ("policies", "enforcement levels of the policy packs", "enforcement levels of the policy packs"),
     ("waivers", "policy waivers (policy checks)", "policy waivers (policy checks)"),
 )
@@ -241,6 +244,8 @@ ONPREM: Final[dict[str, str]] = {
     "helm": "chart sources (mirror for air-gapped sites)",
     "apiVersion": "stack file format version (checked by the loader)",
     "backend": "state backend + secrets provider of `mlinfra up` (prod: the site's S3 store + hashivault://)",
+    "extensions": "custom components of installed extensions, with the Kubernetes provider",
+    "transforms": "extension transformations on every resource",
     "policies": "enforcement levels of the policy packs",
     "waivers": "policy waivers (policy checks)",
 }

@@ -5,7 +5,7 @@ iam) say *what* is needed; the target decides *how*. Every field is documented; 
 generated from these models (``mlinfra schema``).
 """
 
-from mlinfra.stacks.config.access import IamConfig, PoliciesConfig, TeamConfig, Waiver
+from mlinfra.stacks.config.access import ExtensionConfig, IamConfig, PoliciesConfig, TeamConfig, Waiver
 from mlinfra.stacks.config.base import ConfigIssues, StrictModel, format_loc
 from mlinfra.stacks.config.compute import (
     AcceleratorConfig,
@@ -52,6 +52,7 @@ __all__ = [
     "DatasetConfig",
     "DeadLetterConfig",
     "EventsConfig",
+    "ExtensionConfig",
     "HelmConfig",
     "IamConfig",
     "KmsConfig",

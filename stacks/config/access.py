@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -75,4 +75,15 @@ class PoliciesConfig(StrictModel):
         default_factory=dict,
         description="Policy id → 'mandatory' | 'advisory' | 'disabled', overriding 'enforcement' for one rule. "
         "Default: none.",
+    )
+
+
+class ExtensionConfig(StrictModel):
+    """A custom component from an installed extension package (entry point group ``mlinfra.components``)."""
+
+    component: str = Field(min_length=1, description="Entry point name of the component, e.g. 'audit-archive'. "
+                           "Required.")
+    name: Name = Field(description="Name of this instance; prefixed with the environment name. Required.")
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="The component's own Args (validated against it). Default: none."
     )

@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from mlinfra.components import accelerators as acc
 from mlinfra.stacks import regions
-from mlinfra.stacks.config.access import IamConfig, PoliciesConfig, Waiver
+from mlinfra.stacks.config.access import ExtensionConfig, IamConfig, PoliciesConfig, Waiver
 from mlinfra.stacks.config.base import Loc, Name, StrictModel, duplicates, raise_issues
 from mlinfra.stacks.config.compute import (
     ClusterConfig,
@@ -78,6 +78,15 @@ class StackConfig(StrictModel):
     backend: BackendConfig = Field(
         default_factory=BackendConfig,
         description="State backend and secrets provider of `mlinfra up`. Default: local files, passphrase.",
+    )
+    extensions: list[ExtensionConfig] = Field(
+        default_factory=list,
+        description="Custom components from installed extension packages (docs/extending.md). Default: none.",
+    )
+    transforms: list[str] = Field(
+        default_factory=list,
+        description="Resource transformations of installed extensions (entry point group mlinfra.transforms), "
+        "applied to every resource in order, e.g. company labels or naming rules. Default: none.",
     )
     policies: PoliciesConfig = Field(
         default_factory=PoliciesConfig, description="Policy enforcement levels. Default: the catalog's own."
