@@ -112,7 +112,7 @@ class MlPlatform(pulumi.ComponentResource):
             component = load_component(extension.component)
             args = settings_of(component, dict(extension.settings), where)
             with provenance.source(where):
-                component(f"{config.name}-{extension.name}", args,
+                component(f"{config.resource_prefix}-{extension.name}", args,
                           opts=pulumi.ResourceOptions(parent=self, providers=self.providers))
 
 
@@ -125,14 +125,15 @@ class MlPlatform(pulumi.ComponentResource):
 
         for index, cluster in enumerate(config.clusters):
             kube = k8s.Provider(
-                f"{config.name}-{cluster.name}-k8s", kubeconfig=self.outputs[f"clusters.{cluster.name}.kubeconfig"],
+                f"{config.resource_prefix}-{cluster.name}-k8s",
+                kubeconfig=self.outputs[f"clusters.{cluster.name}.kubeconfig"],
                 opts=kubernetes_provider_options(self),
             )
             physical = None
             if target == "aws":
                 from mlinfra.components.aws import names as aws_names
 
-                physical = aws_names.fit(f"{config.name}-{cluster.name}", 100)
+                physical = aws_names.fit(f"{config.resource_prefix}-{cluster.name}", 100)
             layer = build_cluster_layer(config, cluster, target=target, identities=identities, index=index,
                                         parent=self, provider=kube, cluster_name=physical)
             self.outputs.update(layer.outputs)

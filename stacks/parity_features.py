@@ -136,6 +136,8 @@ FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
      "secrets provider of `mlinfra up` (prod: s3:// + awskms://)"),
     ("extensions", "custom components of installed extensions, with the gcp provider", "custom components of "
      "installed extensions, with the aws provider"),
+    ("naming.prefix", "prefix of every resource name (before the environment name)", "prefix of every resource "
+     "name (before the environment name)"),
     ("transforms", "extension transformations on every resource", "extension transformations on every resource"),
     ("policies", "enforcement levels of the policy packs", "enforcement levels of the policy packs"),
     ("waivers", "policy waivers (policy checks)", "policy waivers (policy checks)"),
@@ -245,6 +247,7 @@ ONPREM: Final[dict[str, str]] = {
     "apiVersion": "stack file format version (checked by the loader)",
     "backend": "state backend + secrets provider of `mlinfra up` (prod: the site's S3 store + hashivault://)",
     "extensions": "custom components of installed extensions, with the Kubernetes provider",
+    "naming.prefix": "prefix of every resource name (before the environment name)",
     "transforms": "extension transformations on every resource",
     "policies": "enforcement levels of the policy packs",
     "waivers": "policy waivers (policy checks)",

@@ -57,7 +57,7 @@ POOL_LABEL = "mlinfra.io/pool"
 def build_aws(config: StackConfig, *, parent: pulumi.Resource,
               provider: pulumi.ProviderResource) -> dict[str, pulumi.Output[Any]]:
     """Create the whole AWS environment as children of ``parent``; return the stack outputs."""
-    env, region = config.name, config.target.region
+    env, region = config.resource_prefix, config.target.region
     account = config.target.account_id or ""
     tags = environment_labels(config)
     protect = config.protected
@@ -221,9 +221,9 @@ def _scraper(config: StackConfig, cluster: ClusterConfig, eks: EksCluster, netwo
              workspace_arn: pulumi.Output[str], tags: dict[str, str], opts: pulumi.ResourceOptions) -> AmpScraper:
     """The cluster's managed collector: scrape jobs and ports for what its in-cluster layer runs."""
     sources = metrics_sources(config, cluster)
-    physical = names.fit(f"{config.name}-{cluster.name}", 100)
+    physical = names.fit(f"{config.resource_prefix}-{cluster.name}", 100)
     with provenance.source("monitoring"):
-        return AmpScraper(f"{config.name}-{cluster.name}-metrics", AmpScraperArgs(
+        return AmpScraper(f"{config.resource_prefix}-{cluster.name}-metrics", AmpScraperArgs(
             region=config.target.region, alias=physical, cluster_name=eks.cluster_name, cluster_arn=eks.arn,
             cluster_security_group_id=eks.cluster_security_group_id, vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids, workspace_arn=workspace_arn,

@@ -58,7 +58,7 @@ class _Keys:
         self.opts = opts
         self.apis = apis
         self.region = config.target.region
-        self.rings: dict[str, GcpKms] = {self.region: self._ring(self.region, f"{config.name}-kms",
+        self.rings: dict[str, GcpKms] = {self.region: self._ring(self.region, f"{config.resource_prefix}-kms",
                                                                  ("storage", "pubsub", "bigquery", "gke-secrets",
                                                                   "disks"))}
 
@@ -66,7 +66,7 @@ class _Keys:
         kms = self.config.kms
         return GcpKms(name, GcpKmsArgs(
             project=self.config.target.project or "", location=location,
-            key_ring_name=name if location == self.region else f"{self.config.name}-{location}",
+            key_ring_name=name if location == self.region else f"{self.config.resource_prefix}-{location}",
             purposes=purposes, rotation_days=kms.rotation_days, protection_level=kms.protection_level,
             destroy_scheduled_days=kms.destroy_scheduled_days, protect=self.config.protected, apis=self.apis,
         ), self.opts)
@@ -80,7 +80,7 @@ class _Keys:
         """The key for data in ``location`` (and the agent grant to wait for), creating a ring there if needed."""
         where = kms_location(location or self.region)
         if where not in self.rings:
-            self.rings[where] = self._ring(where, f"{self.config.name}-kms-{where}", ("storage", "bigquery"))
+            self.rings[where] = self._ring(where, f"{self.config.resource_prefix}-kms-{where}", ("storage", "bigquery"))
         ring = self.rings[where]
         return ring.key(purpose), ring.agent_grant(purpose)
 
@@ -88,7 +88,7 @@ class _Keys:
 def build_gcp(config: StackConfig, *, parent: pulumi.Resource,
               provider: pulumi.ProviderResource) -> dict[str, pulumi.Output[Any]]:
     """Create the whole GCP environment as children of ``parent``; return the stack outputs."""
-    env, region, project = config.name, config.target.region, config.target.project or ""
+    env, region, project = config.resource_prefix, config.target.region, config.target.project or ""
     labels = environment_labels(config)
 
     with provenance.source("target"):

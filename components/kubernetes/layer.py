@@ -99,7 +99,7 @@ def build_cluster_layer(config: StackConfig, cluster: ClusterConfig, *, target: 
     from mlinfra.components.kubernetes.tenancy import QuotaArgs, RbacSubject, TeamNamespace, TeamNamespaceArgs
     from mlinfra.components.kubernetes.training import TrainingLayer, TrainingLayerArgs
 
-    env, name = config.name, cluster.name
+    env, name = config.resource_prefix, cluster.name
     layer = ClusterLayer()
     out = layer.outputs
     path = f"clusters[{index}]"

@@ -81,7 +81,7 @@ def build_onprem(config: StackConfig, *, parent: pulumi.Resource, provider: pulu
             clients.append(ClientArgs(identity=permissions.MINIO_NOTIFY_IDENTITY,
                                       subjects=[notification_subject(topic) for topic in notified]))
         with provenance.source("events.topics"):
-            bus = EventBus(f"{config.name}-events", EventBusArgs(
+            bus = EventBus(f"{config.resource_prefix}-events", EventBusArgs(
                 chart=chart(config, "nats"), controller_chart=chart(config, "nack"),
                 storage_class=target.storage_class,
                 streams=[StreamArgs(name=t.name, retention_days=t.retention_days, consumers=[ConsumerArgs(
@@ -102,7 +102,7 @@ def build_onprem(config: StackConfig, *, parent: pulumi.Resource, provider: pulu
                              "creates them once; with plain `pulumi up` set them with `pulumi config set --secret "
                              "mlinfra:<name>`)")
         with provenance.source("storage.buckets"):
-            store = ObjectStore(f"{config.name}-object-store", ObjectStoreArgs(
+            store = ObjectStore(f"{config.resource_prefix}-object-store", ObjectStoreArgs(
                 chart=chart(config, "minio-operator"), existing_endpoint=target.object_store_endpoint,
                 storage_class=target.storage_class, kes_endpoint=target.kms_endpoint,
                 kes_api_key=secrets.get("objectStoreKesApiKey") if target.kms_endpoint else None,
@@ -127,7 +127,7 @@ def build_onprem(config: StackConfig, *, parent: pulumi.Resource, provider: pulu
     warehouse: Warehouse | None = None
     if config.warehouse.datasets:
         with provenance.source("warehouse.datasets"):
-            warehouse = Warehouse(f"{config.name}-warehouse", WarehouseArgs(
+            warehouse = Warehouse(f"{config.resource_prefix}-warehouse", WarehouseArgs(
                 chart=chart(config, "cloudnative-pg"), storage_class=target.storage_class, protect=protect,
                 datasets=[DatabaseArgs(name=d.name, description=d.description) for d in config.warehouse.datasets],
                 team_roles=[TeamRoleArgs(identity=permissions.identity(t.name), datasets=dict(t.datasets))
@@ -146,7 +146,7 @@ def build_onprem(config: StackConfig, *, parent: pulumi.Resource, provider: pulu
         if not services:
             continue  # nothing enforced in-cluster for this team: it needs no identity
         with provenance.source(f"iam.teams[{i}]"):
-            access = TeamAccess(f"{config.name}-{team.name}-access", TeamAccessArgs(
+            access = TeamAccess(f"{config.resource_prefix}-{team.name}-access", TeamAccessArgs(
                 team=team.name, identity=permissions.identity(team.name), services=services,
             ), opts(*([namespaces[team.name]] if team.name in namespaces else [])))
             out[f"teams.{team.name}.identity"] = access.identity

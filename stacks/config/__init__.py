@@ -30,7 +30,7 @@ from mlinfra.stacks.config.data import (
     TopicConfig,
     WarehouseConfig,
 )
-from mlinfra.stacks.config.platform import BackendConfig, ChartOverride, HelmConfig
+from mlinfra.stacks.config.platform import BackendConfig, ChartOverride, HelmConfig, NamingConfig
 from mlinfra.stacks.config.stack import StackConfig
 from mlinfra.stacks.config.target import (
     AuthorizedNetwork,
@@ -58,6 +58,7 @@ __all__ = [
     "KmsConfig",
     "LifecycleRule",
     "MonitoringConfig",
+    "NamingConfig",
     "NetworkConfig",
     "NodePoolConfig",
     "PoliciesConfig",

@@ -102,3 +102,13 @@ class BackendConfig(StrictModel):
     def uses_kms(self) -> bool:
         """True when secrets are encrypted with a KMS key rather than a passphrase."""
         return self.secrets_provider is not None and self.secrets_provider.partition("://")[0] in KMS_SECRETS
+
+
+class NamingConfig(StrictModel):
+    """How resource names are built: ``{prefix}{environment name}-{resource}``, shortened to each service's limit."""
+
+    prefix: str = Field(
+        default="", pattern=r"^([a-z][a-z0-9-]{0,14}-)?$",
+        description="Put before the environment name in every resource name, e.g. 'acme-' gives "
+        "'acme-ml-prod-raw'. Lowercase, ends with '-'. Changing it renames (replaces) resources. Default: none.",
+    )

@@ -19,7 +19,7 @@ from mlinfra.stacks.config.compute import (
     TrainingConfig,
 )
 from mlinfra.stacks.config.data import EventsConfig, StorageConfig, WarehouseConfig
-from mlinfra.stacks.config.platform import BackendConfig, HelmConfig
+from mlinfra.stacks.config.platform import BackendConfig, HelmConfig, NamingConfig
 from mlinfra.stacks.config.target import KmsConfig, NetworkConfig, ResidencyConfig, TargetConfig
 
 Issues = list[tuple[Loc, str]]
@@ -40,7 +40,10 @@ class StackConfig(StrictModel):
         "(docs/compatibility.md). Required in files.",
     )
 
-    name: Name = Field(description="Environment name; prefixes every resource name. Required.")
+    name: Name = Field(description="Environment name; prefixes every resource name (after naming.prefix). Required.")
+    naming: NamingConfig = Field(
+        default_factory=NamingConfig, description="Resource naming convention. Default: '{name}-{resource}'."
+    )
     environment: Literal["dev", "staging", "prod"] = Field(
         default="dev",
         description="Tier. 'prod' protects data stores from deletion and requires residency. Default: dev.",
@@ -99,6 +102,11 @@ class StackConfig(StrictModel):
     )
 
     # ----- derived facts -------------------------------------------------------------------------------
+    @property
+    def resource_prefix(self) -> str:
+        """What every resource name starts with: ``naming.prefix`` + the environment name."""
+        return f"{self.naming.prefix}{self.name}"
+
     @property
     def protected(self) -> bool:
         """Whether data stores are protected from deletion."""
