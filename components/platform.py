@@ -43,6 +43,17 @@ class MlPlatform(pulumi.ComponentResource):
         if transforms:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=transforms))
         super().__init__("mlinfra:index:MlPlatform", name, None, opts)
+        from mlinfra.components.base import replacements
+        from mlinfra.stacks.extensions import replacements_of
+
+        with replacements(replacements_of(config)):  # subclasses from extensions, where the config asks
+            self._build(name, config, secrets)
+        self._extensions(config)
+        self.register_outputs(self.outputs)
+
+    def _build(self, name: str, config: StackConfig, secrets: Mapping[str, pulumi.Input[str]] | None) -> None:
+        """The target's building blocks and the in-cluster layer."""
+        cloud = config.target.cloud
         if cloud == "gcp":
             import pulumi_gcp as gcp
 
@@ -99,8 +110,6 @@ class MlPlatform(pulumi.ComponentResource):
                 f"target.cloud {cloud!r}: this version of mlinfra builds the gcp, aws and onprem targets only; "
                 f"the {cloud} target is not available yet"
             )
-        self._extensions(config)
-        self.register_outputs(self.outputs)
 
     def _extensions(self, config: StackConfig) -> None:
         """Custom components of installed extensions, with the target's provider (stacks/extensions.py)."""

@@ -40,8 +40,9 @@ def installed() -> dict[str, metadata.EntryPoint]:
     return {entry.name: entry for entry in metadata.entry_points(group=COMPONENTS_GROUP)}
 
 
-def load_component(name: str) -> type[Any]:
-    """The component class an extension registered as ``name``."""
+def load_component(name: str, *, with_args: bool = True) -> type[Any]:
+    """The component class an extension registered as ``name`` (with a nested ``Args`` unless ``with_args`` is
+    off: a replacement takes the arguments of the built-in it subclasses)."""
     entries = installed()
     if name not in entries:
         raise ExtensionError(_unknown(name, entries))
@@ -52,7 +53,9 @@ def load_component(name: str) -> type[Any]:
         raise ExtensionError(f"component {name!r} ({entry.value}) could not be loaded: "
                              f"{type(exc).__name__}: {exc}") from None
     args = getattr(component, "Args", None)
-    if not (isinstance(component, type) and isinstance(args, type) and issubclass(args, BaseModel)):
+    if not isinstance(component, type):
+        raise ExtensionError(f"component {name!r} ({entry.value}) must be a class")
+    if with_args and not (isinstance(args, type) and issubclass(args, BaseModel)):
         raise ExtensionError(f"component {name!r} ({entry.value}) must be a class with a nested pydantic Args model")
     return component
 
@@ -79,6 +82,44 @@ def load_transform(name: str, config: StackConfig) -> Any:
     return transform
 
 
+def builtin_components() -> dict[str, type[Any]]:
+    """Every built-in component class by class name (all targets and the in-cluster layer)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from mlinfra.components.base import Component
+
+    found: dict[str, type[Any]] = {}
+    for family in ("gcp", "aws", "kubernetes", "onprem"):
+        package = importlib.import_module(f"mlinfra.components.{family}")
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for _, cls in inspect.getmembers(module, inspect.isclass):
+                if issubclass(cls, Component) and cls is not Component and cls.__module__ == module.__name__:
+                    found[cls.__name__] = cls
+    return found
+
+
+def replacements_of(config: StackConfig) -> dict[type[Any], type[Any]]:
+    """``replace: {BuiltInClass: entry point}`` of the config as classes; the replacement must subclass it."""
+    if not config.replace:
+        return {}
+    builtins = builtin_components()
+    mapping: dict[type[Any], type[Any]] = {}
+    for original_name, entry in config.replace.items():
+        if original_name not in builtins:
+            close = difflib.get_close_matches(original_name, sorted(builtins), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ExtensionError(f"replace.{original_name}: no built-in component {original_name!r}{hint}")
+        original, replacement = builtins[original_name], load_component(entry, with_args=False)
+        if not issubclass(replacement, original):
+            raise ExtensionError(f"replace.{original_name}: {entry!r} ({replacement.__name__}) must subclass "
+                                 f"{original_name}, so that it takes the same arguments and gives the same outputs")
+        mapping[original] = replacement
+    return mapping
+
+
 def settings_of(component: type[Any], settings: dict[str, Any], where: str) -> BaseModel:
     """Validate ``settings`` against the component's ``Args``; errors name the config path."""
     try:
@@ -100,6 +141,10 @@ def reference_issues(config: StackConfig, tree: Any, file: str) -> list[Any]:
             settings_of(load_component(extension.component), dict(extension.settings), where)
         except ExtensionError as exc:
             issues.append(Issue(file, line_of(tree, where), f"{where}.component", str(exc)))
+    try:
+        replacements_of(config)
+    except ExtensionError as exc:
+        issues.append(Issue(file, line_of(tree, "replace"), "replace", str(exc)))
     for index, name in enumerate(config.transforms):
         try:
             load_transform(name, config)

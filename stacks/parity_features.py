@@ -138,6 +138,8 @@ FEATURES: Final[tuple[tuple[str, str, str], ...]] = (
      "installed extensions, with the aws provider"),
     ("naming.prefix", "prefix of every resource name (before the environment name)", "prefix of every resource "
      "name (before the environment name)"),
+    ("replace", "built-in component → extension subclass (e.g. GcsBucket)", "built-in component → extension "
+     "subclass (e.g. S3Bucket)"),
     ("transforms", "extension transformations on every resource", "extension transformations on every resource"),
     ("policies", "enforcement levels of the policy packs", "enforcement levels of the policy packs"),
     ("waivers", "policy waivers (policy checks)", "policy waivers (policy checks)"),
@@ -248,6 +250,7 @@ ONPREM: Final[dict[str, str]] = {
     "backend": "state backend + secrets provider of `mlinfra up` (prod: the site's S3 store + hashivault://)",
     "extensions": "custom components of installed extensions, with the Kubernetes provider",
     "naming.prefix": "prefix of every resource name (before the environment name)",
+    "replace": "built-in component → extension subclass (e.g. ObjectStore)",
     "transforms": "extension transformations on every resource",
     "policies": "enforcement levels of the policy packs",
     "waivers": "policy waivers (policy checks)",

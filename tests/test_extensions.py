@@ -104,3 +104,24 @@ def test_missing_transform_is_bad_input(tmp_path: Path) -> None:
     path.write_text((ROOT / "stacks" / "gcp-dev.yaml").read_text() + "\ntransforms: [acme-ownr-label]\n")
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 2 and "unknown transform 'acme-ownr-label'" in result.output
+
+
+def test_replaced_component_is_built_instead_of_the_builtin(with_extension: dict[str, str]) -> None:
+    result = _cli(with_extension, "plan", str(STACK), "--json", "-")
+    assert result.returncode == 0, result.stderr
+    resources = json.loads(result.stdout)["resources"]
+    buckets = [r for r in resources if r["type"] == "mlinfra:gcp:GcsBucket"]
+    owners = [r for r in resources if r["type"] == "gcp:storage/bucketObject:BucketObject"]
+    assert buckets and {o["parent"] for o in owners} == {b["urn"] for b in buckets}
+    assert all(o["inputs"]["name"] == "OWNERS" for o in owners)
+
+
+def test_replacement_must_subclass_the_builtin(with_extension: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(STACK.read_text().replace("GcsBucket: acme-bucket", "GcsBucket: audit-archive"))
+    result = _cli(with_extension, "validate", str(bad))
+    assert result.returncode == 2 and "must subclass GcsBucket" in result.stderr, result.stderr
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(STACK.read_text().replace("GcsBucket: acme-bucket", "GcsBuckt: acme-bucket"))
+    result = _cli(with_extension, "validate", str(typo))
+    assert result.returncode == 2 and "did you mean 'GcsBucket'" in result.stderr, result.stderr

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mlinfra.components.aws import names, permissions
 from mlinfra.components.aws.kms import AwsKmsKey
 from mlinfra.components.aws.s3 import LifecycleRuleArgs, S3Bucket, S3BucketArgs
+from mlinfra.components.base import Component
 
 _GB: Final[int] = 1024**3
 RESULTS_PREFIX: Final[str] = "athena-results/"
@@ -110,7 +111,7 @@ class AthenaWarehouseArgs(BaseModel):
         return self
 
 
-class AthenaWarehouse(pulumi.ComponentResource):
+class AthenaWarehouse(Component):
     """Enforced Athena workgroups (one per team), a KMS-encrypted results bucket, a data bucket and Glue databases.
 
     Secure defaults: every workgroup's configuration is enforced (clients cannot choose another result location

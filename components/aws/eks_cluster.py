@@ -21,6 +21,7 @@ from mlinfra.components.aws.iam import (
     service_trust,
 )
 from mlinfra.components.aws.network import check_retention
+from mlinfra.components.base import Component
 
 LOG_TYPES: Final[tuple[str, ...]] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # Add-ons installed with the cluster: DaemonSets that are healthy with zero nodes, and that nodes need on boot.
@@ -149,7 +150,7 @@ def _kubeconfig(name: str, endpoint: str, ca: str, region: str) -> str:
     )
 
 
-class EksCluster(pulumi.ComponentResource):
+class EksCluster(Component):
     """An EKS cluster hardened along the CIS EKS benchmark.
 
     Secure defaults: private API endpoint (public only with explicit authorized networks, never the whole internet);

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlinfra.components.aws import names, permissions
 from mlinfra.components.aws.kms import AwsKmsKey
+from mlinfra.components.base import Component
 
 DEAD_LETTER_RETENTION_DAYS = 14
 """Dead letters are kept for the SQS maximum, 14 days, to leave time to inspect and redrive them."""
@@ -110,7 +111,7 @@ class SnsTopicArgs(BaseModel):
         return self
 
 
-class SnsTopic(pulumi.ComponentResource):
+class SnsTopic(Component):
     """An SNS topic whose subscriptions are KMS-encrypted SQS queues with dead-letter queues.
 
     Secure defaults: topic and queues encrypted with the events key; the topic policy lets S3 publish only from

@@ -10,6 +10,8 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
+
 PARTITION: Final[str] = "aws"  # commercial partition; China and GovCloud would need their own ARNs
 MANAGED: Final[str] = f"arn:{PARTITION}:iam::aws:policy"
 
@@ -179,7 +181,7 @@ class NodeRoleArgs(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict, description="Tags on the role. Default: none.")
 
 
-class NodeRole(pulumi.ComponentResource):
+class NodeRole(Component):
     """The IAM role EKS managed nodes run as, with only the three policies a node needs.
 
     Secure defaults: trusted by ``ec2.amazonaws.com`` only; AmazonEKSWorkerNodePolicy,
@@ -241,7 +243,7 @@ class TeamRoleArgs(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict, description="Tags on the role and associations. Default: none.")
 
 
-class TeamRole(pulumi.ComponentResource):
+class TeamRole(Component):
     """A team's workload role, assumable only through EKS Pod Identity from ``{team}/{team}-workload``.
 
     Secure defaults: the trust policy names only ``pods.eks.amazonaws.com`` (``sts:AssumeRole`` and

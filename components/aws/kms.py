@@ -17,6 +17,7 @@ import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlinfra.components.aws import names, permissions
+from mlinfra.components.base import Component
 
 Purpose = Literal["storage", "events", "warehouse", "eks-secrets", "disks", "logs"]
 PURPOSES: Final[tuple[Purpose, ...]] = ("storage", "events", "warehouse", "eks-secrets", "disks", "logs")
@@ -112,7 +113,7 @@ def key_policy(purpose: str, account_id: str, region: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-class AwsKms(pulumi.ComponentResource):
+class AwsKms(Component):
     """One symmetric customer-managed key per purpose, rotated automatically, with a least-use key policy.
 
     Secure defaults: rotation always on (``rotation_period_days``, 90 by default); deletion waits the

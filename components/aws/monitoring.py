@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlinfra.components.aws.kms import AwsKmsKey
+from mlinfra.components.base import Component
 
 RULE_NAMESPACE: Final = "mlinfra-alerts"
 # The only retention periods CloudWatch Logs accepts.
@@ -73,7 +74,7 @@ class AwsMonitoringArgs(BaseModel):
         return self
 
 
-class AwsMonitoring(pulumi.ComponentResource):
+class AwsMonitoring(Component):
     """An Amazon Managed Prometheus workspace and a CloudWatch log group for platform and application logs.
 
     Secure defaults: the workspace and the log group are encrypted with the logs key (whose key policy lets

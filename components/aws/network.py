@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlinfra.components.aws.iam import role_name
+from mlinfra.components.base import Component
 
 # Retention values CloudWatch Logs accepts.
 LOG_RETENTION_DAYS: Final[tuple[int, ...]] = (
@@ -96,7 +97,7 @@ class AwsNetworkArgs(BaseModel):
         return self
 
 
-class AwsNetwork(pulumi.ComponentResource):
+class AwsNetwork(Component):
     """A VPC for EKS across at least two availability zones, private by default.
 
     Secure defaults: nodes live in private subnets (no public IPs, egress through NAT); public subnets hold

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlinfra.components import accelerators as acc
+from mlinfra.components.base import Component
 
 POOL_LABEL: Final[str] = "mlinfra.io/pool"
 ROOT_DEVICE: Final[str] = "/dev/xvda"  # root volume of the Amazon Linux 2023 EKS AMIs
@@ -94,7 +95,7 @@ class EksNodeGroupArgs(BaseModel):
         return self
 
 
-class EksNodeGroup(pulumi.ComponentResource):
+class EksNodeGroup(Component):
     """Worker nodes for one purpose: an EKS managed node group on its own launch template.
 
     Secure defaults: IMDSv2 required with a hop limit of 1 (pods cannot reach the node's credentials or

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.monitoring import COLLECTOR_USER
 
 # A scraper's role ARN carries the service-linked path (role/aws-service-role/scraper.aps.amazonaws.com/...);
@@ -77,7 +78,7 @@ class AmpScraperArgs(BaseModel):
         return self
 
 
-class AmpScraper(pulumi.ComponentResource):
+class AmpScraper(Component):
     """An Amazon Managed Prometheus managed collector scraping one EKS cluster into the platform's workspace.
 
     The scraper runs in AWS and reaches the cluster through network interfaces in the private subnets; it

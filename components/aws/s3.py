@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlinfra.components.aws import names, permissions
 from mlinfra.components.aws.kms import AwsKmsKey
+from mlinfra.components.base import Component
 
 STORAGE_CLASS: Final[dict[str, str]] = {
     "infrequent": "STANDARD_IA", "cold": "GLACIER_IR", "archive": "DEEP_ARCHIVE",
@@ -209,7 +210,7 @@ def upload_encryption_denies(objects_arn: pulumi.Input[str], key_arn: pulumi.Inp
     ]
 
 
-class S3Bucket(pulumi.ComponentResource):
+class S3Bucket(Component):
     """A private S3 bucket encrypted with a customer-managed KMS key.
 
     Secure defaults: default SSE-KMS with the given key and an S3 bucket key (fewer KMS calls, same key), SSE-C

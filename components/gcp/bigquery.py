@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
 from mlinfra.components.gcp import permissions
 from mlinfra.components.gcp.kms import KmsKey
 
@@ -36,7 +37,7 @@ class BigQueryDatasetArgs(BaseModel):
     protect: bool = Field(default=False, description="Pulumi-protect the dataset. Default: off.")
 
 
-class BigQueryDataset(pulumi.ComponentResource):
+class BigQueryDataset(Component):
     """A BigQuery dataset whose tables are encrypted by default with a customer-managed key.
 
     Secure defaults: default CMEK from a key in the dataset's own location (BigQuery requires it);

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
 from mlinfra.components.gcp.kms import KmsKey
 
 LOG_COMPONENTS = ["SYSTEM_COMPONENTS", "WORKLOADS", "APISERVER", "SCHEDULER", "CONTROLLER_MANAGER"]
@@ -89,7 +90,7 @@ def _kubeconfig(name: str, endpoint: str, ca: str) -> str:
     )
 
 
-class GkeCluster(pulumi.ComponentResource):
+class GkeCluster(Component):
     """A regional GKE Standard cluster hardened along the CIS GKE benchmark.
 
     Secure defaults: private nodes, private endpoint (unless turned off) with global access, control

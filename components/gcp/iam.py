@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
 from mlinfra.components.gcp import permissions
 from mlinfra.components.gcp.bigquery import BigQueryDataset
 from mlinfra.components.gcp.pubsub import PubSubTopic
@@ -25,7 +26,7 @@ class NodeServiceAccountArgs(BaseModel):
     display_name: str = Field(default="mlinfra GKE nodes", description="Display name. Default: 'mlinfra GKE nodes'.")
 
 
-class NodeServiceAccount(pulumi.ComponentResource):
+class NodeServiceAccount(Component):
     """A dedicated service account for GKE nodes with only the roles nodes need.
 
     Secure default: nodes never run as the Compute Engine default service account (which holds
@@ -79,7 +80,7 @@ class TeamIdentityArgs(BaseModel):
     )
 
 
-class TeamIdentity(pulumi.ComponentResource):
+class TeamIdentity(Component):
     """A team's Google service account, usable only from its Kubernetes namespace, with scoped grants.
 
     Secure defaults: the service account has no keys and no project-wide data roles; the only way to act
@@ -140,7 +141,7 @@ class ClusterAdminsArgs(BaseModel):
     )
 
 
-class ClusterAdmins(pulumi.ComponentResource):
+class ClusterAdmins(Component):
     """Who administers the environment's GKE clusters: ``roles/container.clusterAdmin`` and nothing else.
 
     Secure defaults: no admins unless listed; the role covers clusters only (no data, no IAM); public

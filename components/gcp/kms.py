@@ -14,6 +14,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
 from mlinfra.components.gcp import permissions
 
 Purpose = Literal["storage", "pubsub", "bigquery", "gke-secrets", "disks"]
@@ -102,7 +103,7 @@ class KmsKey:
         return self.grants[name]
 
 
-class GcpKms(pulumi.ComponentResource):
+class GcpKms(Component):
     """A key ring with one key per purpose, rotated automatically, each usable only by its service agent.
 
     Secure defaults: keys rotate every ``rotation_days`` (at most 90); destroyed versions stay recoverable for

@@ -6,6 +6,8 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
+
 AUDITED_SERVICES: tuple[str, ...] = ("storage.googleapis.com", "bigquery.googleapis.com", "cloudkms.googleapis.com")
 
 
@@ -23,7 +25,7 @@ class ProjectLoggingArgs(BaseModel):
     )
 
 
-class ProjectLogging(pulumi.ComponentResource):
+class ProjectLogging(Component):
     """Retention on the project's ``_Default`` log bucket and data-access audit logs for the data services.
 
     Secure defaults: data reads and writes on buckets, datasets and keys are audited (GCP leaves data-access

@@ -9,6 +9,8 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
+
 # Google front ends that send load-balancer health checks.
 HEALTH_CHECK_RANGES: Final[tuple[str, ...]] = ("35.191.0.0/16", "130.211.0.0/22")
 
@@ -60,7 +62,7 @@ class GcpNetworkArgs(BaseModel):
     nat: bool = Field(default=True, description="Cloud Router + Cloud NAT for private nodes. Default: on.")
 
 
-class GcpNetwork(pulumi.ComponentResource):
+class GcpNetwork(Component):
     """A custom-mode VPC with private subnets, Cloud NAT and a deny-all-ingress baseline.
 
     Secure defaults: no auto-created subnets; nodes have no public IPs and reach Google APIs through

@@ -9,6 +9,7 @@ import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlinfra.components import accelerators as acc
+from mlinfra.components.base import Component
 from mlinfra.components.gcp.kms import KmsKey
 
 DISK_TYPES: Final[dict[str, str]] = {"standard": "pd-standard", "balanced": "pd-balanced", "ssd": "pd-ssd"}
@@ -89,7 +90,7 @@ _EFFECT: Final[dict[str, str]] = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule
                                   "NoExecute": "NO_EXECUTE"}
 
 
-class GkeNodePool(pulumi.ComponentResource):
+class GkeNodePool(Component):
     """Worker nodes for one purpose, never running as the Compute Engine default service account.
 
     Secure defaults: the dedicated node service account with the cloud-platform scope (permissions come

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
 from mlinfra.components.gcp import permissions
 from mlinfra.components.gcp.kms import KmsKey
 
@@ -71,7 +72,7 @@ def _alias(old_name: str) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(aliases=[pulumi.Alias(name=old_name)])
 
 
-class PubSubTopic(pulumi.ComponentResource):
+class PubSubTopic(Component):
     """A CMEK-encrypted topic whose messages never leave the allowed regions.
 
     Secure defaults: customer-managed key; message storage policy limited to the residency regions with

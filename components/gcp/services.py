@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
 from mlinfra.components.ordering import wait_for
 
 # Every API a resource or lookup of the GCP target calls, with the component that needs it.
@@ -42,7 +43,7 @@ class ProjectServicesArgs(BaseModel):
     )
 
 
-class ProjectServices(pulumi.ComponentResource):
+class ProjectServices(Component):
     """Enables the Google APIs the platform needs; every other resource of the environment waits for it.
 
     Safe defaults: destroying the environment never turns an API off (``disable_on_destroy`` off), since

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlinfra.components.base import Component
 from mlinfra.components.gcp import permissions
 from mlinfra.components.gcp.kms import KmsKey
 
@@ -104,7 +105,7 @@ def _rule(rule: LifecycleRuleArgs) -> dict[str, Any]:
     return {"action": action, "condition": condition}
 
 
-class GcsBucket(pulumi.ComponentResource):
+class GcsBucket(Component):
     """A private GCS bucket encrypted with a customer-managed key.
 
     Secure defaults: uniform bucket-level access (no object ACLs) and public access prevention enforced,

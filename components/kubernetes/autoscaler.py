@@ -10,6 +10,7 @@ from __future__ import annotations
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.charts import ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs
 from mlinfra.components.kubernetes.workload_security import resources, restricted_container, restricted_pod
@@ -34,7 +35,7 @@ class ClusterAutoscalerArgs(BaseModel):
     )
 
 
-class ClusterAutoscaler(pulumi.ComponentResource):
+class ClusterAutoscaler(Component):
     """The Kubernetes Cluster Autoscaler for EKS, restricted and least-privilege.
 
     Secure defaults: its own ``restricted`` namespace; runs as non-root with a read-only root filesystem,

@@ -8,6 +8,7 @@ from typing import Any, Final, Literal, Self
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.charts import CHARTS, ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs
 from mlinfra.components.kubernetes.workload_security import resources, restricted_container, restricted_pod
@@ -146,7 +147,7 @@ class AcceleratorSupportArgs(BaseModel):
         return self
 
 
-class AcceleratorSupport(pulumi.ComponentResource):
+class AcceleratorSupport(Component):
     """Makes accelerators schedulable on each target.
 
     - GKE: installs nothing. GKE installs the NVIDIA driver (``gpu_driver_installation_config``) and runs its

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.charts import ChartRef
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
@@ -46,7 +47,7 @@ class HelmAddonArgs(BaseModel):
     )
 
 
-class HelmAddon(pulumi.ComponentResource):
+class HelmAddon(Component):
     """A platform add-on from its maintained Helm chart, rendered client-side (``helm.v4.Chart``).
 
     Secure defaults: a dedicated namespace labelled for the ``restricted`` Pod Security level unless the

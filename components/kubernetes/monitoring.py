@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.charts import CHARTS, ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs, namespace_labels
 from mlinfra.components.kubernetes.scheduling import KUEUE_METRICS_PORT, KUEUE_POD_LABELS
@@ -373,7 +374,7 @@ class MonitoringLayerArgs(BaseModel):
     )
 
 
-class MonitoringLayer(pulumi.ComponentResource):
+class MonitoringLayer(Component):
     """Metrics collection and the platform's alert rules, per target.
 
     - On-prem: kube-prometheus-stack (Prometheus with ``retention_days`` on a persistent volume, Alertmanager,

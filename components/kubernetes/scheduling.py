@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.charts import ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs
 
@@ -207,7 +208,7 @@ class _KueueObject(pulumi.CustomResource):
         super().__init__(f"kubernetes:{KUEUE_API}:{kind}", name, props, opts)
 
 
-class Scheduling(pulumi.ComponentResource):
+class Scheduling(Component):
     """Batch scheduling for ML teams: Kueue admits jobs against per-team quotas, per node pool.
 
     Installs Kueue from its pinned chart (restricted Pod Security), the ``mlinfra-low/normal/high``

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.charts import CHARTS, ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs
 from mlinfra.components.kubernetes.workload_security import resources, restricted_container, restricted_pod
@@ -147,7 +148,7 @@ class ServingLayerArgs(BaseModel):
         return self
 
 
-class ServingLayer(pulumi.ComponentResource):
+class ServingLayer(Component):
     """Model serving: cert-manager and its ClusterIssuers, KServe in RawDeployment mode.
 
     TLS: by default an internal CA — a self-signed ClusterIssuer signs one CA Certificate ``mlinfra-root-ca``

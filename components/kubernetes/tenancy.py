@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.helm import PodSecurity, namespace_labels
 
 DNS_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -194,7 +195,7 @@ def _to_namespaces(names: list[str]) -> dict[str, Any]:
         {"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}]}}
 
 
-class TeamNamespace(pulumi.ComponentResource):
+class TeamNamespace(Component):
     """A team's namespace with the fences a shared ML cluster needs.
 
     Secure defaults: Pod Security ``restricted``; a ResourceQuota over CPU, memory and every accelerator

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.charts import CHARTS, ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs
 from mlinfra.components.kubernetes.workload_security import resources, restricted_container, restricted_pod
@@ -53,7 +54,7 @@ class TrainingLayerArgs(BaseModel):
     )
 
 
-class TrainingLayer(pulumi.ComponentResource):
+class TrainingLayer(Component):
     """The training operator: JobSet, from its maintained chart, in a ``restricted`` namespace.
 
     Why JobSet rather than the Kubeflow Training Operator: JobSet is maintained by Kubernetes SIG Apps next to

@@ -27,6 +27,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlinfra.components.base import Component
 from mlinfra.components.onprem.common import client_certificate
 
 
@@ -69,7 +70,7 @@ class TeamAccessArgs(BaseModel):
         return self
 
 
-class TeamAccess(pulumi.ComponentResource):
+class TeamAccess(Component):
     """One team's identity on the on-prem data services: a cert-manager client certificate
     ``CN=<identity>`` in the team's namespace, and an egress NetworkPolicy to exactly the services it has
     grants on.

@@ -51,6 +51,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.charts import ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs, namespace_labels
 from mlinfra.components.onprem.common import (
@@ -200,7 +201,7 @@ def _duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
-class EventBus(pulumi.ComponentResource):
+class EventBus(Component):
     """A NATS JetStream event bus with TLS, one Stream per topic and one durable Consumer per subscription,
     declared as NACK CRs, plus dead-letter streams capturing max-delivery advisories.
 

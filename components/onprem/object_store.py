@@ -69,6 +69,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.charts import ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs, namespace_labels
 from mlinfra.components.kubernetes.workload_security import resources
@@ -340,7 +341,7 @@ def team_policy_documents(args: ObjectStoreArgs) -> dict[str, str]:
             for t in args.team_policies}
 
 
-class ObjectStore(pulumi.ComponentResource):
+class ObjectStore(Component):
     """S3-compatible object storage in the cluster: a MinIO Tenant (TLS, optional KES encryption, buckets
     converged by a setup Job) run by the MinIO Operator, or an existing S3 endpoint recorded in a ConfigMap.
 

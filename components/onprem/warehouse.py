@@ -51,6 +51,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlinfra.components.base import Component
 from mlinfra.components.kubernetes.charts import ChartRef
 from mlinfra.components.kubernetes.helm import HelmAddon, HelmAddonArgs, namespace_labels
 from mlinfra.components.onprem.common import (
@@ -213,7 +214,7 @@ class WarehouseArgs(BaseModel):
         return out
 
 
-class Warehouse(pulumi.ComponentResource):
+class Warehouse(Component):
     """A CloudNativePG PostgreSQL cluster with one database per dataset, TLS, passwordless team roles that
     log in with client certificates, and optional continuous backup to the object store.
 

@@ -86,6 +86,11 @@ class StackConfig(StrictModel):
         default_factory=list,
         description="Custom components from installed extension packages (docs/extending.md). Default: none.",
     )
+    replace: dict[str, str] = Field(
+        default_factory=dict,
+        description="Built-in component class → entry point (group mlinfra.components) of a subclass to build "
+        "instead in this environment, e.g. {GcsBucket: acme-bucket}. Default: none.",
+    )
     transforms: list[str] = Field(
         default_factory=list,
         description="Resource transformations of installed extensions (entry point group mlinfra.transforms), "

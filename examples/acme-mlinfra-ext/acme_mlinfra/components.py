@@ -15,6 +15,8 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlinfra.components.gcp.storage import GcsBucket, GcsBucketArgs
+
 
 class AuditArchive(pulumi.ComponentResource):
     """A bucket that keeps audit exports for ``retention_days``: uniform access, no public access, versioned."""
@@ -45,3 +47,18 @@ class AuditArchive(pulumi.ComponentResource):
         )
         self.bucket_name = bucket.name
         self.register_outputs({"bucket_name": self.bucket_name})
+
+
+class AcmeBucket(GcsBucket):
+    """ACME's flavour of mlinfra's GCS bucket: the built-in one plus an ``OWNERS`` object naming the owner.
+
+    A subclass, so it takes the same arguments and gives the same outputs; the stack file swaps it in with
+    ``replace: {GcsBucket: acme-bucket}``.
+    """
+
+    def __init__(self, name: str, args: GcsBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, args, opts)
+        gcp.storage.BucketObject(
+            f"{name}-owners", bucket=self.bucket.name, name="OWNERS", content="ml-platform@acme.example\n",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
