@@ -89,17 +89,20 @@ def _stopped(action: str) -> None:
 
 def _open(env_arg: str, backend: str | None, *, create: bool = True, gate: bool = False,
           live: str | None = None) -> Session:
-    from mlinfra.stacks.engine import environment, open_stack
+    from mlinfra.stacks.engine import StackLocked, environment, local_lock, locked_message, open_stack
 
     file = stack_file(env_arg)
     config = load_or_exit(file, require_buildable=True)
+    target = environment(config, file, backend)
+    if local_lock(target):  # before the (slower) policy check: a second run learns it is locked at once
+        raise StackLocked(locked_message(target))
     if live and config.target.render_to:
         fail(f"{file}: target.render_to: {live} compares the state with live resources, and a rendered "
              "environment has none (its manifests are applied by your GitOps tool); run it against the cluster "
              "the manifests went to, without render_to", EXIT_BAD_INPUT)
     if gate:
         _policy_gate(file)
-    return open_stack(environment(config, file, backend), warn=lambda m: err(f"warning: {m}"), create=create)
+    return open_stack(target, warn=lambda m: err(f"warning: {m}"), create=create)
 
 
 def _policy_gate(file: Path) -> None:

@@ -159,7 +159,7 @@ def open_stack(env: Environment, *, warn: Callable[[str], None], create: bool = 
     env.work_dir.mkdir(parents=True, exist_ok=True)
     ensure_backend(env.backend_url)
     if local_lock(env):  # the file backend is read before the engine checks its lock: say "locked" first
-        raise StackLocked(_locked(env))
+        raise StackLocked(locked_message(env))
     env_vars = {
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "MLINFRA_STACK_FILE": str(env.file),  # the CrossGuard packs judge this environment's config
@@ -225,11 +225,11 @@ def engine_errors(env: Environment) -> Iterator[None]:
     try:
         yield
     except auto.ConcurrentUpdateError:
-        raise StackLocked(_locked(env)) from None
+        raise StackLocked(locked_message(env)) from None
     except auto.CommandError as exc:
         text = str(exc)
         if "locked" in text.lower() or "currently in progress" in text.lower() or local_lock(env):
-            raise StackLocked(_locked(env)) from None
+            raise StackLocked(locked_message(env)) from None
         if "pulumi: not found" in text or "No such file or directory: 'pulumi'" in text:
             raise EngineMissing(f"the Pulumi CLI could not be run; {ENGINE_HINT}") from None
         raise EngineError(_command_error(text)) from None
@@ -250,7 +250,7 @@ def local_lock(env: Environment) -> bool:
     return any(path.parent.name == env.name for path in locks.rglob("*.json")) if locks.is_dir() else False
 
 
-def _locked(env: Environment) -> str:
+def locked_message(env: Environment) -> str:
     where = env.backend_url
     return (f"environment {env.name!r} is locked: another update is running on it ({where}). Wait for it to "
             "finish. If a crashed run left the lock behind, remove it with `pulumi cancel` (Pulumi Cloud) or "
