@@ -94,6 +94,14 @@ class Resource:
         value = lookup(self.props, path)
         return default if value is _MISSING or value is None else value
 
+    def known(self, *path: str | int, default: Any = None) -> Any:
+        """Like :meth:`get`, but ``default`` when the value is not known yet: for matching resources to each
+        other, or for checks where an unknown value cannot be the violating literal."""
+        try:
+            return self.get(*path, default=default)
+        except UnknownValueError:
+            return default
+
     def has(self, *path: str | int) -> bool:
         """True when ``path`` holds a non-empty value; a value not known yet counts as set."""
         try:

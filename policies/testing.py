@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlinfra.policies.catalog import Resource, Rule, Stack
+from mlinfra.policies.catalog import Resource, Rule, Stack, rule_by_id
 from mlinfra.policies.context import PolicyContext
 from mlinfra.policies.engine import Report, evaluate, run_resource_rule, run_stack_rule, to_resources
 
@@ -77,12 +77,7 @@ def planned(config: StackConfig) -> Example:
 
 def rule(rule_id: str) -> Rule:
     """A catalog rule by id."""
-    from mlinfra.policies.check import all_rules
-
-    for candidate in all_rules():
-        if candidate.id == rule_id:
-            return candidate
-    raise KeyError(f"no rule {rule_id!r}")
+    return rule_by_id(rule_id)
 
 
 def violations(rule_id: str | Rule, resource: Resource | Stack, context: PolicyContext | None = None) -> list[str]:

@@ -119,27 +119,19 @@ def _companions(stack: Stack, owners: list[Resource], types: tuple[str, ...], ke
     by_urn = {o.urn: o for o in owners}
     by_value: dict[str, str] = {}
     for owner in owners:
-        value = _known(owner, key)
+        value = owner.known(key)
         if isinstance(value, str) and value:
             by_value[value] = owner.urn
     found: dict[str, list[Resource]] = {o.urn: [] for o in owners}
     for companion in stack.of_type(*types):
         owner_urns = [d for d in companion.dependencies if d in by_urn]
-        value = _known(companion, key)
+        value = companion.known(key)
         named = by_value.get(value) if isinstance(value, str) else None
         if len(owner_urns) != 1 and named is not None:  # none, or several (a policy naming another bucket too)
             owner_urns = [named]
         for urn in owner_urns[:1]:
             found[urn].append(companion)
     return found
-
-
-def _known(res: Resource, *path: str | int) -> Any:
-    """The value at ``path``, or None when it is absent or not known yet (for matching, never for judging)."""
-    try:
-        return res.get(*path)
-    except UnknownValueError:
-        return None
 
 
 def _document(res: Resource, *path: str | int) -> Mapping[str, Any] | None:
@@ -540,13 +532,13 @@ def eks_node_group_launch_template(stack: Stack, context: PolicyContext) -> Iter
     """Each node group's ``launchTemplate`` names a launch template created in this plan (matched by dependency,
     then by ``name``)."""
     templates = {t.urn: t for t in stack.of_type(LAUNCH_TEMPLATE)}
-    names = {n for t in templates.values() if isinstance(n := _known(t, "name"), str)}
+    names = {n for t in templates.values() if isinstance(n := t.known("name"), str)}
 
     def check(group: Resource) -> Iterator[str]:
         if not group.has("launchTemplate"):
             yield "no launchTemplate: EKS generates one whose metadata and disk settings this plan does not control"
         elif (not any(d in templates for d in group.dependencies)
-              and _known(group, "launchTemplate", "name") not in names):
+              and group.known("launchTemplate", "name") not in names):
             yield "the launch template is not created in this plan, so its metadata and disk settings are unchecked"
 
     for group in stack.of_type(NODE_GROUP):
@@ -818,8 +810,8 @@ def kms_data_key_in_plan(stack: Stack, context: PolicyContext) -> Iterator[Findi
     workgroup, Glue catalog encryption, launch template, EBS volume or Prometheus workspace is a key or alias of
     this plan: the resource depends on one, else the value matches an alias name or a key id an alias targets."""
     keys = {r.urn for r in stack.of_type(KMS_KEY, KMS_ALIAS)}
-    aliases = {n for a in stack.of_type(KMS_ALIAS) if isinstance(n := _known(a, "name"), str)}
-    key_ids = {k for a in stack.of_type(KMS_ALIAS) if isinstance(k := _known(a, "targetKeyId"), str)}
+    aliases = {n for a in stack.of_type(KMS_ALIAS) if isinstance(n := a.known("name"), str)}
+    key_ids = {k for a in stack.of_type(KMS_ALIAS) if isinstance(k := a.known("targetKeyId"), str)}
 
     def in_plan(value: str) -> bool:
         alias = value[value.find("alias/"):] if "alias/" in value else None
@@ -844,7 +836,7 @@ def _cmk_problem(res: Resource, managed: str) -> Iterator[str]:
     if not res.has("kmsMasterKeyId"):
         default = "SQS-managed keys (SSE-SQS)" if res.type == QUEUE else "no encryption at rest"
         yield f"kmsMasterKeyId is not set: {default}, not a customer-managed key"
-    elif _aws_managed_key(_known(res, "kmsMasterKeyId")):
+    elif _aws_managed_key(res.known("kmsMasterKeyId")):
         yield f"kmsMasterKeyId is the AWS managed key {managed}, not a customer-managed key"
 
 

@@ -78,15 +78,6 @@ KEY_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _known(res: Resource, *path: str | int, default: Any = None) -> Any:
-    """The value at ``path``, or ``default`` when it is absent or not known yet (for checks where an unknown
-    value cannot be the violating literal)."""
-    try:
-        return res.get(*path, default=default)
-    except UnknownValueError:
-        return default
-
-
 def _node_configs(res: Resource) -> Iterator[tuple[str, tuple[str | int, ...]]]:
     """(label, path) of every node configuration a cluster or node pool declares.
 
@@ -381,7 +372,7 @@ def gke_node_service_account(res: Resource, context: PolicyContext) -> Iterator[
         if not res.has(*path, "serviceAccount"):
             yield f"{label}.serviceAccount is not set: nodes run as the Compute Engine default service account"
             continue
-        account = str(_known(res, *path, "serviceAccount", default=""))
+        account = str(res.known(*path, "serviceAccount", default=""))
         if account == "default" or _DEFAULT_COMPUTE_SA.match(account):
             yield f"{label}.serviceAccount is {account!r}: nodes run as the Compute Engine default service account"
 
@@ -555,10 +546,10 @@ def _tpu_hosts(machine: str, topology: str) -> int | None:
 
 def _max_nodes(res: Resource) -> float:
     for key in ("totalMaxNodeCount", "maxNodeCount"):
-        value = _known(res, "autoscaling", key)
+        value = res.known("autoscaling", key)
         if value is not None:
             return _number(value, default=2)
-    return _number(_known(res, "nodeCount", default=_known(res, "initialNodeCount", default=1)), default=2)
+    return _number(res.known("nodeCount", default=res.known("initialNodeCount", default=1)), default=2)
 
 
 def _number(value: Any, default: float) -> float:
@@ -656,25 +647,25 @@ def iam_no_public_principal(res: Resource, context: PolicyContext) -> Iterator[s
     service-account e-mail), never one of the public literals, so it passes; an unknown policy document fails
     closed."""
     kind = res.kind
-    role = _known(res, "role", default="")
+    role = res.known("role", default="")
     on_role = f" {role}" if role else ""
     if _IAM_TYPE.search(kind):
         if kind.endswith("Policy"):
             yield from _public_in_policy(str(res.get("policyData", default="") or ""))
             return
-        members = [_known(res, "member"), *list(_known(res, "members", default=[]) or [])]
+        members = [res.known("member"), *list(res.known("members", default=[]) or [])]
         for member in members:
             if who := _public_member(member):
                 yield f"member {member!r} is granted{on_role}: {who} gets it"
     elif kind.endswith("ACL"):
-        for entry in _known(res, "roleEntities", default=[]) or []:
+        for entry in res.known("roleEntities", default=[]) or []:
             if who := _public_member(_acl_entity(entry)):
                 yield f"ACL entry {entry!r} gives {who} access"
-        acl = str(_known(res, "predefinedAcl", default=""))
+        acl = str(res.known("predefinedAcl", default=""))
         if acl.lower().startswith("public"):
             yield f"predefinedAcl {acl!r} gives anyone on the internet access"
-    elif kind.endswith("AccessControl") and (who := _public_member(_known(res, "entity"))):
-        yield f"entity {_known(res, 'entity')!r} gives {who} access"
+    elif kind.endswith("AccessControl") and (who := _public_member(res.known("entity"))):
+        yield f"entity {res.known('entity')!r} gives {who} access"
 
 
 def _public_in_policy(document: str) -> Iterator[str]:
@@ -722,7 +713,7 @@ _PROJECT_GROUPS = {"projectreaders": "every project viewer", "projectwriters": "
 def bq_dataset_not_public(res: Resource, context: PolicyContext) -> Iterator[str]:
     """Each access entry of a dataset (``accesses[]``) and each DatasetAccess: ``specialGroup``, ``iamMember``
     and ``userByEmail`` are not public principals, and ``specialGroup`` is not projectReaders/projectWriters."""
-    entries = [(f"accesses[{i}]", a) for i, a in enumerate(_known(res, "accesses", default=[]) or [])
+    entries = [(f"accesses[{i}]", a) for i, a in enumerate(res.known("accesses", default=[]) or [])
                if isinstance(a, dict)] if res.type == DATASET else [("access", dict(res.props))]
     for label, entry in entries:
         group = str(entry.get("specialGroup") or "")
@@ -911,19 +902,19 @@ def nat_logging(res: Resource, context: PolicyContext) -> Iterator[str]:
 
 def _project_of(res: Resource) -> str | None:
     """The resource's project (its own input, else its provider's); None when not known."""
-    project = _known(res, "project") or res.provider.get("project")
+    project = res.known("project") or res.provider.get("project")
     return str(project) if project and not is_unknown(project) else None
 
 
 def _audits(config: Resource, service: str, project: str | None) -> bool:
     """True when ``config`` turns on data-read and data-write logs for ``service`` in ``project``."""
-    if str(_known(config, "service", default="")) not in (service, "allServices"):
+    if str(config.known("service", default="")) not in (service, "allServices"):
         return False
     if config.type == AUDIT_CONFIGS[0]:
         own = _project_of(config)
         if own and project and own != project:
             return False
-    types = {str(c.get("logType", "")).upper() for c in _known(config, "auditLogConfigs", default=[]) or []
+    types = {str(c.get("logType", "")).upper() for c in config.known("auditLogConfigs", default=[]) or []
              if isinstance(c, dict)}
     return {"DATA_READ", "DATA_WRITE"} <= types
 
@@ -941,10 +932,10 @@ def project_audit_logs(stack: Stack, context: PolicyContext) -> Iterator[tuple[s
     DATA_WRITE, and no exempted members."""
     configs = list(stack.of_type(*AUDIT_CONFIGS))
     for config in configs:
-        exempted = [m for c in _known(config, "auditLogConfigs", default=[]) or [] if isinstance(c, dict)
+        exempted = [m for c in config.known("auditLogConfigs", default=[]) or [] if isinstance(c, dict)
                     for m in c.get("exemptedMembers") or []]
         if exempted:
-            yield (f"audit config for {_known(config, 'service')} exempts {', '.join(map(str, exempted))}: their "
+            yield (f"audit config for {config.known('service')} exempts {', '.join(map(str, exempted))}: their "
                    "data access is not logged", config.urn)
     seen: set[tuple[str, str | None]] = set()
     for type_, service in DATA_SERVICES.items():
@@ -995,7 +986,7 @@ def kms_data_key_in_plan(stack: Stack, context: PolicyContext) -> Iterator[tuple
         for res in stack.of_type(type_):
             if not res.has(*path):
                 continue
-            if type_ == CLUSTER and str(_known(res, "databaseEncryption", "state", default="")).upper() != "ENCRYPTED":
+            if type_ == CLUSTER and str(res.known("databaseEncryption", "state", default="")).upper() != "ENCRYPTED":
                 continue
             depends = set(res.dependencies)
             try:

@@ -151,16 +151,9 @@ def cluster_of(res: Resource) -> str:
     return json.dumps({k: v for k, v in res.provider.items() if k != "namespace"}, sort_keys=True, default=str)
 
 
-def _known(res: Resource, *path: str) -> Any:
-    try:
-        return res.get(*path)
-    except UnknownValueError:
-        return None
-
-
 def namespace_of(res: Resource) -> str | None:
     """The namespace a namespaced object lands in (its own, else the provider's default); None if not known."""
-    name = _known(res, "metadata", "namespace")
+    name = res.known("metadata", "namespace")
     if isinstance(name, str) and name:
         return name
     default = res.provider.get("namespace")
@@ -173,10 +166,10 @@ def namespace_levels(stack: Stack) -> dict[tuple[str, str], str]:
     """(cluster, namespace) → the Pod Security level the plan makes it enforce (unknown or absent: restricted)."""
     levels: dict[tuple[str, str], str] = {}
     for ns in stack.of_type(NAMESPACE):
-        name = _known(ns, "metadata", "name")
+        name = ns.known("metadata", "name")
         if not isinstance(name, str) or not name:
             continue
-        level = _known(ns, "metadata", "labels", ENFORCE_LABEL)
+        level = ns.known("metadata", "labels", ENFORCE_LABEL)
         level = level if level in LEVELS else "restricted"
         key = (cluster_of(ns), name)
         levels[key] = max(level, levels.get(key, level), key=LEVELS.index)
@@ -480,7 +473,7 @@ def default_sa_no_token(stack: Stack) -> set[tuple[str, str]]:
     """(cluster, namespace) whose ``default`` ServiceAccount the plan creates or patches without a token mount."""
     found = set()
     for sa in stack.of_type(*SERVICE_ACCOUNTS):
-        if _known(sa, "metadata", "name") == "default" and _known(sa, "automountServiceAccountToken") is False:
+        if sa.known("metadata", "name") == "default" and sa.known("automountServiceAccountToken") is False:
             namespace = namespace_of(sa)
             if namespace:
                 found.add((cluster_of(sa), namespace))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pulumi_policy.proxy import UnknownValueError
-
 from mlinfra.policies.catalog import Resource, Stack, resource_rule, rules_in, stack_rule
 from mlinfra.policies.context import PolicyContext
 from mlinfra.stacks import regions
@@ -180,12 +178,9 @@ def dataset_key_location(stack: Stack, context: PolicyContext) -> Iterator[tuple
 
 
 def _key_location(dataset: Resource, keys: dict[str, Resource], rings: dict[str, Resource]) -> str | None:
-    try:
-        match = _KMS_LOCATION.search(str(dataset.get("defaultEncryptionConfiguration", "kmsKeyName")))
-        if match:
-            return match.group(1)
-    except UnknownValueError:
-        pass
+    match = _KMS_LOCATION.search(str(dataset.known("defaultEncryptionConfiguration", "kmsKeyName", default="")))
+    if match:
+        return match.group(1)
     for dep in dataset.dependencies:
         key = keys.get(dep)
         for ring_urn in key.dependencies if key else ():
